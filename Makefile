@@ -1,0 +1,54 @@
+# Makefile for the pgq extension (PGXS)
+#
+# make                  build the shared library and the install script
+# make install          install both into the server found by pg_config
+# make installcheck     run pg_regress, isolation and TAP tests, each on a
+#                       private temporary cluster (no running server needed)
+#
+# test/run-all wraps installcheck for CI: it installs the build and test
+# dependencies, runs every layer as an unprivileged user and prints a
+# "N passed, N failed" summary.
+
+EXTENSION = pgq
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = pgq
+OBJS = \
+	$(WIN32RES) \
+	src/server/batch.o \
+	src/server/insert.o \
+	src/server/queue.o \
+	src/server/retry.o \
+	src/server/ticker.o
+PGFILEDESC = "pgq - transactional event queues"
+
+# The install script is assembled from the pieces in src/server/sql; the
+# order matters because SQL-language functions are checked at creation.
+SQL_PARTS = \
+	src/server/sql/schema.sql \
+	src/server/sql/functions_c.sql \
+	src/server/sql/functions_admin.sql \
+	src/server/sql/grants.sql
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+
+PG_CPPFLAGS = -Isrc/server
+PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
+
+# pg_regress: every sql/*.sql in name order, in one database that already
+# has the extension.  Isolation specs live in test/specs.
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=pgq --temp-instance=./tmp_check
+ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --outputdir=output_iso \
+	--load-extension=pgq --temp-instance=./tmp_check_iso
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+EXTRA_CLEAN = output_iso tmp_check tmp_check_iso
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@

@@ -1,0 +1,334 @@
+/*-------------------------------------------------------------------------
+ *
+ * insert.c
+ *	  Event insertion: pgq.insert_event_raw() and the 7-argument
+ *	  pgq.insert_event().
+ *
+ * This is the producer's hot path, so it runs no SQL: the queue row is read
+ * through its index, the event id comes from nextval on the queue's
+ * sequence, and the row goes into the current event table through the
+ * executor's simple insert routine (the one logical replication apply
+ * uses), which still honours indexes, constraints and any triggers a user
+ * put on the table.  The queue row is read again on every call because a
+ * rotation may switch the current table between two inserts.
+ *
+ * Every call advances the event sequence, even when the insert is refused
+ * or rolled back later: the ticker uses the sequence as its activity
+ * counter (contract quirk Q2).
+ *
+ * src/server/insert.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "commands/sequence.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "pgq.h"
+
+PG_FUNCTION_INFO_V1(pgq_insert_event_raw);
+PG_FUNCTION_INFO_V1(pgq_insert_event);
+
+/* Columns of an event table, in pgq.event_template order */
+#define EVENT_NATTS 11
+static const char *const event_columns[EVENT_NATTS] = {
+	"ev_id", "ev_time", "ev_txid", "ev_owner", "ev_retry", "ev_type",
+	"ev_data", "ev_extra1", "ev_extra2", "ev_extra3", "ev_extra4"
+};
+
+/* Arguments of one event; text values are the last six columns */
+typedef struct EventArgs
+{
+	bool		id_given;
+	int64		ev_id;
+	bool		time_given;
+	TimestampTz ev_time;
+	bool		owner_given;
+	int32		ev_owner;
+	bool		retry_given;
+	int32		ev_retry;
+	Datum		text_values[6];
+	bool		text_nulls[6];
+} EventArgs;
+
+/*
+ * Events inserted per queue by the current top-level transaction, for
+ * queue_per_tx_limit.  An entry belonging to an older transaction is simply
+ * restarted, so nothing has to be cleaned up at transaction end.
+ */
+typedef struct TxCountEntry
+{
+	int32		queue_id;		/* hash key */
+	FullTransactionId fxid;
+	int64		count;
+} TxCountEntry;
+
+static HTAB *tx_counts = NULL;
+
+static void check_per_tx_limit(const char *queue_name, const PgqQueueRow *queue,
+							   FullTransactionId fxid);
+static void check_event_table_layout(Relation rel);
+static void store_event(Relation rel, Datum *values, bool *nulls);
+static int64 insert_event(const char *queue_name, EventArgs *args);
+
+/*
+ * Count one more event for this transaction and refuse it when the queue's
+ * per-transaction limit is exceeded.
+ */
+static void
+check_per_tx_limit(const char *queue_name, const PgqQueueRow *queue,
+				   FullTransactionId fxid)
+{
+	TxCountEntry *entry;
+	bool		found;
+
+	if (tx_counts == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(int32);
+		ctl.entrysize = sizeof(TxCountEntry);
+		ctl.hcxt = TopMemoryContext;
+		tx_counts = hash_create("pgq per-transaction event counts", 16, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+
+	entry = hash_search(tx_counts, &queue->queue_id, HASH_ENTER, &found);
+	if (!found || !FullTransactionIdEquals(entry->fxid, fxid))
+	{
+		entry->fxid = fxid;
+		entry->count = 0;
+	}
+	entry->count++;
+
+	if (entry->count > queue->per_tx_limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("queue \"%s\" allows at most %d events per transaction",
+						queue_name, queue->per_tx_limit),
+				 errdetail("The limit is set in pgq.queue.queue_per_tx_limit.")));
+}
+
+/*
+ * The insert below fills columns by position, so make sure the table still
+ * has the event-template layout before writing into it.
+ */
+static void
+check_event_table_layout(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < EVENT_NATTS && i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), event_columns[i]) != 0)
+			break;
+	}
+	if (i != EVENT_NATTS || desc->natts != EVENT_NATTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("event table \"%s\" does not have the columns of pgq.event_template",
+						RelationGetRelationName(rel))));
+}
+
+/*
+ * Insert one row through the executor, so that indexes, constraints and
+ * triggers on the event table behave as for an INSERT statement.
+ */
+static void
+store_event(Relation rel, Datum *values, bool *nulls)
+{
+	EState	   *estate;
+	RangeTblEntry *rte;
+	ResultRelInfo *result_rel;
+	TupleTableSlot *slot;
+	bool		has_triggers = (rel->trigdesc != NULL);
+
+	estate = CreateExecutorState();
+
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(estate, list_make1(rte));
+
+	result_rel = makeNode(ResultRelInfo);
+	InitResultRelInfo(result_rel, rel, 1, NULL, 0);
+	estate->es_output_cid = GetCurrentCommandId(true);
+
+	if (has_triggers)
+		AfterTriggerBeginQuery();
+	ExecOpenIndices(result_rel, false);
+
+	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(rel), &TTSOpsVirtual);
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, EVENT_NATTS * sizeof(Datum));
+	memcpy(slot->tts_isnull, nulls, EVENT_NATTS * sizeof(bool));
+	ExecStoreVirtualTuple(slot);
+
+	ExecSimpleRelationInsert(result_rel, estate, slot);
+
+	ExecCloseIndices(result_rel);
+	if (has_triggers)
+		AfterTriggerEndQuery(estate);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+}
+
+/*
+ * Insert one event into the named queue and return its id.
+ */
+static int64
+insert_event(const char *queue_name, EventArgs *args)
+{
+	PgqQueueRow queue;
+	Oid			seq_relid;
+	int64		next_id;
+	char	   *table_name;
+	Oid			table_relid;
+	Relation	rel;
+	FullTransactionId fxid;
+	AclResult	aclresult;
+	Datum		values[EVENT_NATTS];
+	bool		nulls[EVENT_NATTS];
+
+	PreventCommandIfReadOnly("pgq.insert_event()");
+	PreventCommandIfParallelMode("pgq.insert_event()");
+
+	if (!pgq_lookup_queue(queue_name, &queue))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", queue_name)));
+
+	seq_relid = pgq_resolve_name(queue.event_seq, false);
+	next_id = nextval_internal(seq_relid, true);
+
+	if (!pgq_insert_allowed(queue.disable_insert))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("inserts into queue \"%s\" are disabled", queue_name),
+				 errhint("Events can be written to this queue only with session_replication_role = replica.")));
+
+	fxid = GetTopFullTransactionId();
+	if (queue.has_per_tx_limit)
+		check_per_tx_limit(queue_name, &queue, fxid);
+
+	table_name = psprintf("%s_%d", queue.data_pfx, queue.cur_table);
+	table_relid = pgq_resolve_name(table_name, false);
+	rel = table_open(table_relid, RowExclusiveLock);
+
+	aclresult = pg_class_aclcheck(table_relid, GetUserId(), ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, RelationGetRelationName(rel));
+	check_event_table_layout(rel);
+
+	values[0] = Int64GetDatum(args->id_given ? args->ev_id : next_id);
+	nulls[0] = false;
+	values[1] = TimestampTzGetDatum(args->time_given ? args->ev_time
+									: GetCurrentTransactionStartTimestamp());
+	nulls[1] = false;
+	values[2] = Int64GetDatum((int64) U64FromFullTransactionId(fxid));
+	nulls[2] = false;
+	values[3] = Int32GetDatum(args->ev_owner);
+	nulls[3] = !args->owner_given;
+	values[4] = Int32GetDatum(args->ev_retry);
+	nulls[4] = !args->retry_given;
+	memcpy(&values[5], args->text_values, sizeof(args->text_values));
+	memcpy(&nulls[5], args->text_nulls, sizeof(args->text_nulls));
+
+	store_event(rel, values, nulls);
+	table_close(rel, NoLock);
+
+	return DatumGetInt64(values[0]);
+}
+
+/*
+ * Copy the six text arguments starting at argument number "first".
+ */
+static void
+collect_text_args(FunctionCallInfo fcinfo, int first, EventArgs *args)
+{
+	int			i;
+
+	for (i = 0; i < 6; i++)
+	{
+		args->text_nulls[i] = PG_ARGISNULL(first + i);
+		args->text_values[i] = args->text_nulls[i] ? (Datum) 0 : PG_GETARG_DATUM(first + i);
+	}
+}
+
+static char *
+queue_name_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("queue name must not be null")));
+	return text_to_cstring(PG_GETARG_TEXT_PP(0));
+}
+
+/*
+ * pgq.insert_event_raw(queue_name, ev_id, ev_time, ev_owner, ev_retry,
+ *						ev_type, ev_data, ev_extra1 .. ev_extra4)
+ *
+ * NULL ev_id takes the next id of the queue's sequence, NULL ev_time the
+ * transaction start time.
+ */
+Datum
+pgq_insert_event_raw(PG_FUNCTION_ARGS)
+{
+	char	   *queue_name = queue_name_arg(fcinfo);
+	EventArgs	args;
+
+	args.id_given = !PG_ARGISNULL(1);
+	args.ev_id = args.id_given ? PG_GETARG_INT64(1) : 0;
+	args.time_given = !PG_ARGISNULL(2);
+	args.ev_time = args.time_given ? PG_GETARG_TIMESTAMPTZ(2) : 0;
+	args.owner_given = !PG_ARGISNULL(3);
+	args.ev_owner = args.owner_given ? PG_GETARG_INT32(3) : 0;
+	args.retry_given = !PG_ARGISNULL(4);
+	args.ev_retry = args.retry_given ? PG_GETARG_INT32(4) : 0;
+	collect_text_args(fcinfo, 5, &args);
+
+	PG_RETURN_INT64(insert_event(queue_name, &args));
+}
+
+/*
+ * pgq.insert_event(queue_name, ev_type, ev_data, ev_extra1 .. ev_extra4)
+ *
+ * The producer entry point; security definer, so that members of
+ * pgq_writer can insert without privileges on the event tables.
+ */
+Datum
+pgq_insert_event(PG_FUNCTION_ARGS)
+{
+	char	   *queue_name = queue_name_arg(fcinfo);
+	EventArgs	args;
+
+	args.id_given = false;
+	args.ev_id = 0;
+	args.time_given = false;
+	args.ev_time = 0;
+	args.owner_given = false;
+	args.ev_owner = 0;
+	args.retry_given = false;
+	args.ev_retry = 0;
+	collect_text_args(fcinfo, 1, &args);
+
+	PG_RETURN_INT64(insert_event(queue_name, &args));
+}

@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgq.h
+ *	  Declarations shared by the C parts of the pgq extension.
+ *
+ * The extension keeps all state in ordinary tables of schema pgq (see
+ * src/server/sql/schema.sql); the C code only provides the paths that run
+ * per event or per batch.  What several of those files need - resolving the
+ * textual object names stored in pgq.queue, reading tick snapshots, running
+ * a prepared SPI statement - lives in queue.c.
+ *
+ * src/server/pgq.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PGQ_H
+#define PGQ_H
+
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/timestamp.h"
+
+/*
+ * In-memory layout of a txid_snapshot value.  PostgreSQL 15 stores
+ * txid_snapshot and pg_snapshot identically: 64-bit epoch-extended ids,
+ * xip sorted ascending.  The server does not export the struct, so we
+ * mirror it here; txid_snapshot is part of our on-disk format (pgq.tick)
+ * and cannot change without breaking every PgQ client anyway.
+ */
+typedef struct PgqSnapshot
+{
+	int32		vl_len_;		/* varlena header (do not touch directly) */
+	uint32		nxip;			/* number of ids in xip[] */
+	uint64		xmin;			/* all ids below are finished */
+	uint64		xmax;			/* all ids at or above are not yet started */
+	uint64		xip[FLEXIBLE_ARRAY_MEMBER]; /* ids in progress, ascending */
+} PgqSnapshot;
+
+#define DatumGetPgqSnapshot(d)	((PgqSnapshot *) PG_DETOAST_DATUM(d))
+
+/*
+ * The subset of a pgq.queue row that event insertion needs.  Strings point
+ * into memory owned by the caller's context.
+ */
+typedef struct PgqQueueRow
+{
+	int32		queue_id;
+	int32		cur_table;		/* index of the table receiving inserts */
+	bool		disable_insert;
+	bool		has_per_tx_limit;
+	int32		per_tx_limit;
+	char	   *data_pfx;		/* "schema.table" prefix of event tables */
+	char	   *event_seq;		/* "schema.sequence" of event ids */
+} PgqQueueRow;
+
+/* queue.c */
+extern bool pgq_lookup_queue(const char *queue_name, PgqQueueRow *row);
+extern Oid	pgq_resolve_name(const char *qualified_name, bool missing_ok);
+extern char *pgq_quote_name(const char *qualified_name);
+extern int64 pgq_issued_event_ids(const char *event_seq);
+extern int64 pgq_interval_usecs(const Interval *span);
+extern SPIPlanPtr pgq_prepare_once(SPIPlanPtr *cache, const char *sql,
+								   int nargs, Oid *argtypes);
+extern bool pgq_insert_allowed(bool disable_insert);
+
+/* batch.c */
+extern char *pgq_batch_sql(int64 batch_id, bool with_order,
+						   int32 *queue_id, int32 *sub_id);
+
+#endif							/* PGQ_H */
