@@ -558,7 +558,7 @@ pgq_get_batch_events(PG_FUNCTION_ARGS)
 	int32		dummy;
 	int			ret;
 
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();
 	sql = pgq_batch_sql(batch_id, true, &dummy, &dummy);
@@ -601,7 +601,7 @@ pgq_get_batch_cursor(PG_FUNCTION_ARGS)
 	Portal		portal;
 	int32		dummy;
 
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	InitMaterializedSRF(fcinfo, 0);
 
 	/* the 4-argument form is not strict: NULL key arguments mean "nothing" */
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
@@ -674,7 +674,7 @@ pgq_batch_event_tables(PG_FUNCTION_ARGS)
 	int			ntables;
 	int			i;
 
-	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	InitMaterializedSRF(fcinfo, 0);
 
 	SPI_connect();
 	if (!load_batch(batch_id, &batch))

@@ -88,7 +88,8 @@ require_fresh_snapshots(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
 				 errmsg("pgq.ticker() must run in a READ COMMITTED transaction"),
-				 errdetail("A tick must record a snapshot taken after the queue is locked.")));
+				 errdetail("A tick must record a snapshot taken after the queue is locked."),
+				 errhint("Where default_transaction_isolation is set higher, connect the ticker with options='-c default_transaction_isolation=read\\ committed'.")));
 }
 
 /*
