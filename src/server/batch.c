@@ -128,7 +128,8 @@ load_batch(int64 batch_id, BatchInfo *batch)
 					 " WHERE s.sub_batch = $1",
 					 1, argtypes);
 	args[0] = Int64GetDatum(batch_id);
-	ret = SPI_execute_plan(plan_load_batch, args, NULL, true, 1);
+	/* not read-only: a batch opened earlier in this same command must show */
+	ret = SPI_execute_plan(plan_load_batch, args, NULL, false, 1);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not read batch: %s", SPI_result_code_string(ret));
 	if (SPI_processed == 0)
@@ -568,7 +569,6 @@ pgq_get_batch_events(PG_FUNCTION_ARGS)
 									rsinfo->econtext->ecxt_per_query_memory,
 									false, NULL, NULL);
 	memset(&options, 0, sizeof(options));
-	options.read_only = true;
 	options.dest = dest;
 	ret = SPI_execute_extended(sql, &options);
 	if (ret != SPI_OK_SELECT)
@@ -622,7 +622,6 @@ pgq_get_batch_cursor(PG_FUNCTION_ARGS)
 
 	memset(&options, 0, sizeof(options));
 	options.cursorOptions = CURSOR_OPT_NO_SCROLL;
-	options.read_only = true;
 	portal = SPI_cursor_parse_open(cursor_name, sql, &options);
 
 	if (quick_limit > 0)
@@ -673,8 +672,26 @@ pgq_batch_event_tables(PG_FUNCTION_ARGS)
 	char	   *tables[2];
 	int			ntables;
 	int			i;
+	MemoryContext oldcxt;
+	TupleDesc	tupdesc;
 
-	InitMaterializedSRF(fcinfo, 0);
+	/*
+	 * InitMaterializedSRF() insists on a composite result; this one returns
+	 * plain text, so describe the single column by hand.
+	 */
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	oldcxt = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTemplateTupleDesc(1);
+	TupleDescInitEntry(tupdesc, (AttrNumber) 1, "batch_event_tables",
+					   TEXTOID, -1, 0);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setDesc = tupdesc;
+	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(oldcxt);
 
 	SPI_connect();
 	if (!load_batch(batch_id, &batch))

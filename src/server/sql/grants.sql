@@ -1,3 +1,24 @@
+-- Group roles are cluster-wide: pgq.upgrade_schema() creates them where they
+-- are missing, and DROP EXTENSION leaves them behind (other databases may
+-- use them).
+SELECT pgq.upgrade_schema();
+
+-- Table privileges.  Readers see the bookkeeping tables and the events;
+-- writers go through security-definer functions only; admins may write the
+-- event tables directly (cascade workers COPY into them, rotation truncates).
+REVOKE ALL ON pgq.queue, pgq.consumer, pgq.tick, pgq.subscription,
+    pgq.event_template, pgq.retry_queue FROM PUBLIC;
+REVOKE ALL ON SEQUENCE pgq.batch_id_seq, pgq.queue_queue_id_seq,
+    pgq.consumer_co_id_seq, pgq.subscription_sub_id_seq FROM PUBLIC;
+
+GRANT SELECT ON pgq.queue, pgq.consumer, pgq.tick, pgq.subscription TO PUBLIC;
+GRANT SELECT ON pgq.queue, pgq.consumer, pgq.tick, pgq.subscription TO pgq_reader;
+GRANT SELECT, INSERT, UPDATE, DELETE
+    ON pgq.queue, pgq.consumer, pgq.tick, pgq.subscription TO pgq_admin;
+GRANT SELECT ON pgq.event_template TO pgq_reader;
+GRANT SELECT, INSERT, TRUNCATE ON pgq.event_template TO pgq_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pgq.retry_queue TO pgq_admin;
+
 -- EXECUTE privileges.  Nothing is executable by PUBLIC unless listed in the
 -- first group; consumers, producers and administrators get their role's set.
 

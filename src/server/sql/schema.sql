@@ -1,26 +1,12 @@
--- Schema objects of the pgq extension: roles, tables, sequences, table
--- privileges and pg_dump configuration.  Functions are in the other files of
--- this folder; the Makefile concatenates them into pgq--<version>.sql.
+-- Schema objects of the pgq extension: tables, sequences and pg_dump
+-- configuration.  Functions are in the other files of this folder, roles
+-- and privileges in grants.sql; the Makefile concatenates them into
+-- pgq--<version>.sql.
 
 \echo Use "CREATE EXTENSION pgq" to load this file. \quit
 
--- Group roles are cluster-wide: create them only where they are missing, and
--- leave them behind on DROP EXTENSION (other databases may use them).
-DO $roles$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pgq_reader') THEN
-        CREATE ROLE pgq_reader NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pgq_writer') THEN
-        CREATE ROLE pgq_writer NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'pgq_admin') THEN
-        CREATE ROLE pgq_admin NOLOGIN IN ROLE pgq_reader, pgq_writer;
-    END IF;
-END
-$roles$;
-
 CREATE SCHEMA pgq;
+
 GRANT USAGE ON SCHEMA pgq TO PUBLIC;
 
 -- One row per queue.  queue_switch_step1/step2 bracket the last table
@@ -122,22 +108,6 @@ CREATE TABLE pgq.retry_queue (
     CONSTRAINT rq_queue_id_fkey FOREIGN KEY (ev_queue) REFERENCES pgq.queue (queue_id)
 );
 CREATE INDEX rq_retry_idx ON pgq.retry_queue (ev_retry_after);
-
--- Table privileges.  Readers see the bookkeeping tables and the events;
--- writers go through security-definer functions only; admins may write the
--- event tables directly (cascade workers COPY into them, rotation truncates).
-REVOKE ALL ON pgq.queue, pgq.consumer, pgq.tick, pgq.subscription,
-    pgq.event_template, pgq.retry_queue FROM PUBLIC;
-REVOKE ALL ON SEQUENCE pgq.batch_id_seq, pgq.queue_queue_id_seq,
-    pgq.consumer_co_id_seq, pgq.subscription_sub_id_seq FROM PUBLIC;
-
-GRANT SELECT ON pgq.queue, pgq.consumer, pgq.tick, pgq.subscription TO PUBLIC;
-GRANT SELECT ON pgq.queue, pgq.consumer, pgq.tick, pgq.subscription TO pgq_reader;
-GRANT SELECT, INSERT, UPDATE, DELETE
-    ON pgq.queue, pgq.consumer, pgq.tick, pgq.subscription TO pgq_admin;
-GRANT SELECT ON pgq.event_template TO pgq_reader;
-GRANT SELECT, INSERT, TRUNCATE ON pgq.event_template TO pgq_admin;
-GRANT SELECT, INSERT, UPDATE, DELETE ON pgq.retry_queue TO pgq_admin;
 
 -- pg_dump keeps the contents of these tables.  The serial sequences are
 -- included too, so that a restored database does not hand out queue,

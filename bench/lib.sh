@@ -1,0 +1,130 @@
+# shellcheck shell=bash
+# bench/lib.sh - helpers shared by the pgq benchmark scripts (sourced, not
+# run): a throwaway PostgreSQL cluster owned by the postgres user in a
+# temporary directory, reachable on 127.0.0.1 at a port of its own, removed
+# again when the script exits.
+#
+# The sourcing script sets BENCH_SCRIPT to its own absolute path first.
+#
+# Environment:
+#   PGBIN             PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
+#   PGQ_BENCH_PORT    port of the throwaway cluster (default 5495)
+#   PGQ_BENCH_KEEP=1  keep the temporary directory (server log, scripts)
+
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+BENCH_PORT=${PGQ_BENCH_PORT:-5495}
+BENCH_DB=bench
+BENCH_DIR=
+
+bench_die() {
+    echo "$(basename "$BENCH_SCRIPT"): $*" >&2
+    exit 1
+}
+
+# PostgreSQL refuses to run as root, so a script started by root runs again
+# as postgres; everything it creates then belongs to that user.
+bench_become_postgres() {
+    if [ "$(id -u)" -eq 0 ]; then
+        cd /
+        exec runuser -u postgres -- bash "$BENCH_SCRIPT" "$@"
+    fi
+    [ "$(id -un)" = postgres ] ||
+        echo "$(basename "$BENCH_SCRIPT"): running as $(id -un), not postgres" >&2
+}
+
+# Fail early, with a hint, when the extension has not been installed into
+# the server these binaries belong to.
+bench_require_pgq() {
+    local sharedir pkglibdir
+    sharedir=$("$PGBIN/pg_config" --sharedir)
+    pkglibdir=$("$PGBIN/pg_config" --pkglibdir)
+    if [ ! -f "$sharedir/extension/pgq.control" ] || [ ! -f "$pkglibdir/pgq.so" ]; then
+        bench_die "the pgq extension is not installed in $sharedir (run \"make install\" as root first)"
+    fi
+}
+
+bench_cleanup() {
+    local status=$?
+    if [ -n "$BENCH_DIR" ] && [ -d "$BENCH_DIR" ]; then
+        if [ -f "$BENCH_DIR/data/postmaster.pid" ]; then
+            "$PGBIN/pg_ctl" -D "$BENCH_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+        fi
+        if [ "${PGQ_BENCH_KEEP:-0}" = 1 ] || [ "$status" -ne 0 ]; then
+            echo "kept $BENCH_DIR (server log: $BENCH_DIR/server.log)" >&2
+        else
+            rm -rf "$BENCH_DIR"
+        fi
+    fi
+    exit "$status"
+}
+
+# Start the cluster with the settings every benchmark shares; the caller's
+# extra postgresql.conf lines come on stdin.  Settings that differ from the
+# defaults:
+#   shared_buffers = 256MB   the whole data set of a run (about 200 MB for
+#                            the consumer's million events) stays in shared
+#                            memory, so the figures measure CPU, not reads
+#   max_wal_size = 8GB,      no checkpoint starts inside a measured run; the
+#   checkpoint_timeout=30min scripts issue CHECKPOINT between runs instead
+# fsync, synchronous_commit, wal_level and the rest stay at their defaults.
+bench_start_cluster() {
+    if (exec 3<>"/dev/tcp/127.0.0.1/$BENCH_PORT") 2>/dev/null; then
+        bench_die "port $BENCH_PORT on 127.0.0.1 is in use (set PGQ_BENCH_PORT)"
+    fi
+    BENCH_DIR=$(mktemp -d /tmp/pgq-bench.XXXXXX)
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+    cd "$BENCH_DIR" || exit 1
+    "$PGBIN/initdb" -D "$BENCH_DIR/data" -U postgres --auth=trust -E UTF8 \
+        --locale=C >"$BENCH_DIR/initdb.log" 2>&1 ||
+        bench_die "initdb failed, see $BENCH_DIR/initdb.log"
+    {
+        echo "listen_addresses = '127.0.0.1'"
+        echo "port = $BENCH_PORT"
+        echo "unix_socket_directories = '$BENCH_DIR'"
+        echo "shared_buffers = 256MB"
+        echo "max_wal_size = 8GB"
+        echo "checkpoint_timeout = 30min"
+        cat
+    } >>"$BENCH_DIR/data/postgresql.conf"
+    "$PGBIN/pg_ctl" -D "$BENCH_DIR/data" -l "$BENCH_DIR/server.log" -w start >/dev/null ||
+        bench_die "the server did not start, see $BENCH_DIR/server.log"
+    bench_psql_db postgres -c "CREATE DATABASE $BENCH_DB" >/dev/null
+    if ! bench_psql -c "CREATE EXTENSION pgq" >"$BENCH_DIR/create_extension.log" 2>&1; then
+        cat "$BENCH_DIR/create_extension.log" >&2
+        bench_die "CREATE EXTENSION pgq failed (is a complete build installed? run \"make install\")"
+    fi
+}
+
+bench_psql_db() {
+    local db=$1
+    shift
+    "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$BENCH_PORT" -U postgres -d "$db" "$@"
+}
+
+bench_psql() {
+    bench_psql_db "$BENCH_DB" "$@"
+}
+
+# One line describing the server and the settings that matter here.
+bench_settings_line() {
+    bench_psql -F ' ' -c "
+        SELECT 'PostgreSQL ' || current_setting('server_version')
+            || ', shared_buffers=' || current_setting('shared_buffers')
+            || ', fsync=' || current_setting('fsync')
+            || ', synchronous_commit=' || current_setting('synchronous_commit')
+            || ', wal_level=' || current_setting('wal_level')
+            || ', jit=' || current_setting('jit')
+            || ', max_wal_size=' || current_setting('max_wal_size')"
+}
+
+# Median of the numbers given as arguments.
+bench_median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+        END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# Current time in nanoseconds, for timing whole client programs.
+bench_now_ns() {
+    date +%s%N
+}
