@@ -84,19 +84,25 @@ retry_one_event(FunctionCallInfo fcinfo, TimestampTz retry_after)
 	SPI_connect();
 	if (copy_to_retry_queue(batch_id, true, event_id, retry_after) == 0)
 	{
-		Oid			argtypes[2] = {INT8OID, INT8OID};
-		Datum		args[2];
+		Oid			argtypes[1] = {INT8OID};
+		Datum		args[1];
+		int32		queue_id;
+		int32		sub_id;
+		char	   *sql;
 		int			ret;
 
-		/* either already waiting in the retry queue, or not in this batch */
-		args[0] = Int64GetDatum(batch_id);
-		args[1] = Int64GetDatum(event_id);
-		ret = SPI_execute_with_args("SELECT 1 FROM pgq.retry_queue r"
-									" JOIN pgq.subscription s ON s.sub_id = r.ev_owner"
-									" WHERE s.sub_batch = $1 AND r.ev_id = $2",
-									2, argtypes, args, NULL, true, 1);
+		/*
+		 * Nothing was added: either the event is in the batch and already
+		 * waiting in the retry queue, or it is not in the batch at all (it
+		 * may still be waiting there from an earlier batch, which must not
+		 * make this call succeed).
+		 */
+		sql = psprintf("SELECT 1 FROM (%s) ev WHERE ev.ev_id = $1",
+					   pgq_batch_sql(batch_id, false, &queue_id, &sub_id));
+		args[0] = Int64GetDatum(event_id);
+		ret = SPI_execute_with_args(sql, 1, argtypes, args, NULL, false, 1);
 		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not read the retry queue: %s",
+			elog(ERROR, "could not read batch events: %s",
 				 SPI_result_code_string(ret));
 		if (SPI_processed == 0)
 			ereport(ERROR,

@@ -756,16 +756,13 @@ END
 $$ LANGUAGE plpgsql STABLE;
 
 -- Close a batch: its end tick becomes the consumer's position.  An unknown
--- or already finished batch is only a WARNING and returns 0, because
--- clients finish batches again after reconnecting and expect no error.
+-- or already finished batch (NULL included) is only a WARNING and returns
+-- 0, because clients finish batches again after reconnecting and expect no
+-- error.
 CREATE FUNCTION pgq.finish_batch(x_batch_id bigint)
 RETURNS integer
 AS $$
 BEGIN
-    IF x_batch_id IS NULL THEN
-        RAISE EXCEPTION 'batch id must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
     UPDATE pgq.subscription
        SET sub_active = pg_catalog.now(),
            sub_last_tick = sub_next_tick,
