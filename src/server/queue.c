@@ -124,9 +124,13 @@ queue_cache_init(void)
 }
 
 /*
- * Read the pgq.queue row of the named queue with the active snapshot.
- * Returns false if there is no such queue.  Strings are palloc'd in the
- * current memory context.
+ * Read the pgq.queue row of the named queue.  Returns false if there is no
+ * such queue.  Strings are palloc'd in the current memory context.
+ *
+ * The row is read with a fresh snapshot, not the caller's: a REPEATABLE
+ * READ producer whose snapshot predates a table rotation must still write
+ * into the table that is current now, or its event would land in a table
+ * that the batches covering its transaction no longer read.
  */
 bool
 pgq_lookup_queue(const char *queue_name, PgqQueueRow *row)
@@ -136,6 +140,7 @@ pgq_lookup_queue(const char *queue_name, PgqQueueRow *row)
 	IndexScanDesc scan;
 	ScanKeyData key;
 	TupleTableSlot *slot;
+	Snapshot	snapshot;
 	bool		found;
 	text	   *name_text = cstring_to_text(queue_name);
 
@@ -150,7 +155,8 @@ pgq_lookup_queue(const char *queue_name, PgqQueueRow *row)
 						   PointerGetDatum(name_text));
 
 	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, index, GetActiveSnapshot(), 1, 0);
+	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found)
@@ -169,6 +175,7 @@ pgq_lookup_queue(const char *queue_name, PgqQueueRow *row)
 		row->event_seq = TextDatumGetCString(slot_getattr(slot, att_event_seq, &isnull));
 	}
 	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, AccessShareLock);
 	table_close(rel, AccessShareLock);
