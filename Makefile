@@ -19,7 +19,11 @@ OBJS = \
 	src/server/insert.o \
 	src/server/queue.o \
 	src/server/retry.o \
-	src/server/ticker.o
+	src/server/ticker.o \
+	src/server/triggers/common.o \
+	src/server/triggers/jsontriga.o \
+	src/server/triggers/logutriga.o \
+	src/server/triggers/sqltriga.o
 PGFILEDESC = "pgq - transactional event queues"
 
 # The install script is assembled from the pieces in src/server/sql; the
@@ -28,6 +32,7 @@ SQL_PARTS = \
 	src/server/sql/schema.sql \
 	src/server/sql/functions_c.sql \
 	src/server/sql/functions_admin.sql \
+	src/server/sql/triggers.sql \
 	src/server/sql/grants.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 

@@ -59,7 +59,10 @@ TO pgq_reader;
 GRANT EXECUTE ON FUNCTION
     pgq.insert_event(text, text, text),
     pgq.insert_event(text, text, text, text, text, text, text),
-    pgq.current_event_table(text)
+    pgq.current_event_table(text),
+    pgq.logutriga(),
+    pgq.sqltriga(),
+    pgq.jsontriga()
 TO pgq_writer;
 
 GRANT EXECUTE ON FUNCTION
