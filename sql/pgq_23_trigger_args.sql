@@ -326,6 +326,26 @@ insert into targ.ie values (1, 'a');
 update pgq.queue set queue_per_tx_limit = null where queue_name = 'targ_q';
 select count(*) as rows_kept from targ.ie;
 
+-- a switch of the current event table is seen by the very next event,
+-- also inside one transaction (the insert path remembers the queue row
+-- only while the snapshot is the same)
+begin;
+insert into targ.ie values (10, 'table 0');
+update pgq.queue set queue_cur_table = 1 where queue_name = 'targ_q';
+insert into targ.ie values (11, 'table 1');
+commit;
+update pgq.queue set queue_cur_table = 0 where queue_name = 'targ_q';
+do $$
+begin
+    execute format('create temp view targ_tables as select right(tableoid::regclass::text, 2) as tbl,'
+                   ' ev_data from %s', (select queue_data_pfx from pgq.queue where queue_name = 'targ_q'));
+end
+$$;
+select tbl, ev_data from targ_tables where ev_data like 'id=%' order by ev_data;
+drop view targ_tables;
+delete from targ.ie;
+select count(*) > 0 as drained from pg_temp.drain('targ_q');
+
 begin;
 create or replace function pgq.insert_event(queue_name text, ev_type text, ev_data text,
     ev_extra1 text, ev_extra2 text, ev_extra3 text, ev_extra4 text)

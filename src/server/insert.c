@@ -9,8 +9,11 @@
  * sequence, and the row goes into the current event table through the
  * executor's simple insert routine (the one logical replication apply
  * uses), which still honours indexes, constraints and any triggers a user
- * put on the table.  The queue row is read again on every call because a
- * rotation may switch the current table between two inserts.
+ * put on the table.  The queue row is read again whenever the snapshot
+ * changes, because a rotation may switch the current table between two
+ * inserts; within one snapshot (a bulk statement, or the change-capture
+ * triggers firing for its rows) the row and the objects it names are
+ * remembered.
  *
  * Every call advances the event sequence, even when the insert is refused
  * or rolled back later: the ticker uses the sequence as its activity
@@ -29,12 +32,14 @@
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "storage/proc.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "pgq.h"
 
@@ -77,11 +82,105 @@ typedef struct TxCountEntry
 
 static HTAB *tx_counts = NULL;
 
+/*
+ * The queue row last read, the objects it names, and the snapshot it was
+ * read with.  Another index scan with an equal snapshot - same
+ * transaction, same command, same set of visible transactions - would
+ * find the same row version, so it is skipped.  The OIDs stay valid as
+ * long as the snapshot does: dropping the event table or sequence needs a
+ * lock our earlier insert holds, or a command of our own, which advances
+ * curcid.
+ */
+typedef struct InsertTarget
+{
+	bool		valid;
+	MemoryContext ctx;			/* holds the strings and arrays below */
+	char	   *queue_name;
+	PgqQueueRow queue;
+	Oid			seq_relid;
+	Oid			table_relid;
+	/* the snapshot the row was read with */
+	LocalTransactionId lxid;
+	CommandId	curcid;
+	TransactionId xmin;
+	TransactionId xmax;
+	uint32		xcnt;
+	int32		subxcnt;
+	bool		suboverflowed;
+	TransactionId *xip;
+	TransactionId *subxip;
+} InsertTarget;
+
+static InsertTarget target = {0};
+
+static bool target_matches(const char *queue_name, Snapshot snap);
+static void remember_target(const char *queue_name, const PgqQueueRow *queue,
+							Oid seq_relid, Oid table_relid, Snapshot snap);
 static void check_per_tx_limit(const char *queue_name, const PgqQueueRow *queue,
 							   FullTransactionId fxid);
 static void check_event_table_layout(Relation rel);
 static void store_event(Relation rel, Datum *values, bool *nulls);
 static int64 insert_event(const char *queue_name, EventArgs *args);
+
+/*
+ * Whether the remembered queue row is the one an index scan with "snap"
+ * would return now.
+ */
+static bool
+target_matches(const char *queue_name, Snapshot snap)
+{
+	return target.valid &&
+		snap->snapshot_type == SNAPSHOT_MVCC &&
+		target.lxid == MyProc->lxid &&
+		target.curcid == snap->curcid &&
+		target.xmin == snap->xmin &&
+		target.xmax == snap->xmax &&
+		target.xcnt == snap->xcnt &&
+		target.subxcnt == snap->subxcnt &&
+		target.suboverflowed == snap->suboverflowed &&
+		(snap->xcnt == 0 ||
+		 memcmp(target.xip, snap->xip, sizeof(TransactionId) * snap->xcnt) == 0) &&
+		(snap->subxcnt == 0 ||
+		 memcmp(target.subxip, snap->subxip, sizeof(TransactionId) * snap->subxcnt) == 0) &&
+		strcmp(target.queue_name, queue_name) == 0;
+}
+
+static void
+remember_target(const char *queue_name, const PgqQueueRow *queue,
+				Oid seq_relid, Oid table_relid, Snapshot snap)
+{
+	MemoryContext oldctx;
+
+	target.valid = false;
+	if (snap->snapshot_type != SNAPSHOT_MVCC)
+		return;
+	if (target.ctx == NULL)
+		target.ctx = AllocSetContextCreate(TopMemoryContext, "pgq insert target",
+										   ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(target.ctx);
+	oldctx = MemoryContextSwitchTo(target.ctx);
+
+	target.queue_name = pstrdup(queue_name);
+	target.queue = *queue;
+	target.queue.data_pfx = pstrdup(queue->data_pfx);
+	target.queue.event_seq = pstrdup(queue->event_seq);
+	target.seq_relid = seq_relid;
+	target.table_relid = table_relid;
+	target.lxid = MyProc->lxid;
+	target.curcid = snap->curcid;
+	target.xmin = snap->xmin;
+	target.xmax = snap->xmax;
+	target.xcnt = snap->xcnt;
+	target.subxcnt = snap->subxcnt;
+	target.suboverflowed = snap->suboverflowed;
+	target.xip = palloc(sizeof(TransactionId) * Max(snap->xcnt, 1));
+	memcpy(target.xip, snap->xip, sizeof(TransactionId) * snap->xcnt);
+	target.subxip = palloc(sizeof(TransactionId) * Max(snap->subxcnt, 1));
+	memcpy(target.subxip, snap->subxip, sizeof(TransactionId) * snap->subxcnt);
+
+	MemoryContextSwitchTo(oldctx);
+	target.valid = true;
+}
 
 /*
  * Count one more event for this transaction and refuse it when the queue's
@@ -199,8 +298,8 @@ insert_event(const char *queue_name, EventArgs *args)
 	PgqQueueRow queue;
 	Oid			seq_relid;
 	int64		next_id;
-	char	   *table_name;
 	Oid			table_relid;
+	Snapshot	snap = GetActiveSnapshot();
 	Relation	rel;
 	FullTransactionId fxid;
 	AclResult	aclresult;
@@ -210,12 +309,24 @@ insert_event(const char *queue_name, EventArgs *args)
 	PreventCommandIfReadOnly("pgq.insert_event()");
 	PreventCommandIfParallelMode("pgq.insert_event()");
 
-	if (!pgq_lookup_queue(queue_name, &queue))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("queue \"%s\" does not exist", queue_name)));
+	if (target_matches(queue_name, snap))
+	{
+		queue = target.queue;
+		seq_relid = target.seq_relid;
+		table_relid = target.table_relid;
+	}
+	else
+	{
+		if (!pgq_lookup_queue(queue_name, &queue))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("queue \"%s\" does not exist", queue_name)));
+		seq_relid = pgq_resolve_name(queue.event_seq, false);
+		table_relid = pgq_resolve_name(psprintf("%s_%d", queue.data_pfx,
+												queue.cur_table), false);
+		remember_target(queue_name, &queue, seq_relid, table_relid, snap);
+	}
 
-	seq_relid = pgq_resolve_name(queue.event_seq, false);
 	next_id = nextval_internal(seq_relid, true);
 
 	if (!pgq_insert_allowed(queue.disable_insert))
@@ -228,8 +339,6 @@ insert_event(const char *queue_name, EventArgs *args)
 	if (queue.has_per_tx_limit)
 		check_per_tx_limit(queue_name, &queue, fxid);
 
-	table_name = psprintf("%s_%d", queue.data_pfx, queue.cur_table);
-	table_relid = pgq_resolve_name(table_name, false);
 	rel = table_open(table_relid, RowExclusiveLock);
 
 	aclresult = pg_class_aclcheck(table_relid, GetUserId(), ACL_INSERT);

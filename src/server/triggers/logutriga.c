@@ -17,6 +17,8 @@
  */
 #include "postgres.h"
 
+#include "utils/memutils.h"
+
 #include "triggers.h"
 
 PG_FUNCTION_INFO_V1(pgq_logutriga);
@@ -30,27 +32,40 @@ static const PgqTriggerKind logutriga_kind = {
 	.encode_row = pgq_urlencode_row,
 };
 
-/* Append str urlencoded */
+/*
+ * Append str urlencoded.  Room for the worst case (every byte escaped) is
+ * made once, so the loop writes into the buffer directly.
+ */
 void
 pgq_urlencode(StringInfo buf, const char *str)
 {
 	static const char hex[] = "0123456789abcdef";
+	size_t		len = strlen(str);
 	const unsigned char *p;
+	char	   *out;
 
+	if (len > (MaxAllocSize - buf->len) / 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("urlencoded row is too long")));
+	enlargeStringInfo(buf, len * 3);
+	out = buf->data + buf->len;
 	for (p = (const unsigned char *) str; *p; p++)
 	{
 		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 			(*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-')
-			appendStringInfoChar(buf, (char) *p);
+			*out++ = (char) *p;
 		else if (*p == ' ')
-			appendStringInfoChar(buf, '+');
+			*out++ = '+';
 		else
 		{
-			appendStringInfoChar(buf, '%');
-			appendStringInfoChar(buf, hex[*p >> 4]);
-			appendStringInfoChar(buf, hex[*p & 0x0f]);
+			*out++ = '%';
+			*out++ = hex[*p >> 4];
+			*out++ = hex[*p & 0x0f];
 		}
 	}
+	buf->len = out - buf->data;
+	*out = '\0';
 }
 
 /* Append the wanted columns of a row as name=value pairs */
