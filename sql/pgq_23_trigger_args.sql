@@ -334,7 +334,15 @@ insert into targ.ie values (10, 'table 0');
 update pgq.queue set queue_cur_table = 1 where queue_name = 'targ_q';
 insert into targ.ie values (11, 'table 1');
 commit;
+-- and between transactions, also after vacuum has cleaned up old versions
+-- of the queue row
+insert into targ.ie values (12, 'table 1');
+update pgq.queue set queue_cur_table = 2 where queue_name = 'targ_q';
+insert into targ.ie values (13, 'table 2');
+vacuum pgq.queue;
 update pgq.queue set queue_cur_table = 0 where queue_name = 'targ_q';
+vacuum pgq.queue;
+insert into targ.ie values (14, 'table 0');
 do $$
 begin
     execute format('create temp view targ_tables as select right(tableoid::regclass::text, 2) as tbl,'

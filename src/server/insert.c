@@ -12,8 +12,8 @@
  * put on the table.  The queue row is read again whenever the snapshot
  * changes, because a rotation may switch the current table between two
  * inserts; within one snapshot (a bulk statement, or the change-capture
- * triggers firing for its rows) the row and the objects it names are
- * remembered.
+ * triggers firing for its rows) it is remembered, and so are the objects
+ * it names until they change.
  *
  * Every call advances the event sequence, even when the insert is refused
  * or rolled back later: the ticker uses the sequence as its activity
@@ -37,9 +37,11 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "pgq.h"
 
@@ -83,22 +85,23 @@ typedef struct TxCountEntry
 static HTAB *tx_counts = NULL;
 
 /*
- * The queue row last read, the objects it names, and the snapshot it was
- * read with.  Another index scan with an equal snapshot - same
- * transaction, same command, same set of visible transactions - would
- * find the same row version, so it is skipped.  The OIDs stay valid as
- * long as the snapshot does: dropping the event table or sequence needs a
- * lock our earlier insert holds, or a command of our own, which advances
- * curcid.
+ * What the insert path remembers about the queue it used last:
+ *
+ * - the queue row and the snapshot it was read with.  Another read with an
+ *   equal snapshot (same transaction, same command, same set of visible
+ *   transactions) would find the same row version, so a bulk statement
+ *   reads the row once;
+ * - where the row was found, so that with a new snapshot it is read again
+ *   by TID instead of by an index scan (see pgq_refetch_queue);
+ * - the OIDs of the event sequence and the current event table, which
+ *   stay right until a relcache invalidation of either or a change of any
+ *   schema (a rename could make the stored names mean other objects).
  */
 typedef struct InsertTarget
 {
-	bool		valid;
 	MemoryContext ctx;			/* holds the strings and arrays below */
-	char	   *queue_name;
+	char	   *queue_name;		/* NULL: nothing remembered */
 	PgqQueueRow queue;
-	Oid			seq_relid;
-	Oid			table_relid;
 	/* the snapshot the row was read with */
 	LocalTransactionId lxid;
 	CommandId	curcid;
@@ -109,27 +112,46 @@ typedef struct InsertTarget
 	bool		suboverflowed;
 	TransactionId *xip;
 	TransactionId *subxip;
+	/* objects named by the row */
+	bool		oids_valid;
+	Oid			seq_relid;
+	Oid			table_relid;
 } InsertTarget;
 
 static InsertTarget target = {0};
 
-static bool target_matches(const char *queue_name, Snapshot snap);
-static void remember_target(const char *queue_name, const PgqQueueRow *queue,
-							Oid seq_relid, Oid table_relid, Snapshot snap);
+static void target_relcache_callback(Datum arg, Oid relid);
+static void target_namespace_callback(Datum arg, int cacheid, uint32 hashvalue);
+static bool target_snapshot_matches(const char *queue_name, Snapshot snap);
+static void remember_queue(const char *queue_name, const PgqQueueRow *queue,
+						   Snapshot snap);
 static void check_per_tx_limit(const char *queue_name, const PgqQueueRow *queue,
 							   FullTransactionId fxid);
 static void check_event_table_layout(Relation rel);
 static void store_event(Relation rel, Datum *values, bool *nulls);
 static int64 insert_event(const char *queue_name, EventArgs *args);
 
+static void
+target_relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == target.seq_relid || relid == target.table_relid)
+		target.oids_valid = false;
+}
+
+static void
+target_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	target.oids_valid = false;
+}
+
 /*
- * Whether the remembered queue row is the one an index scan with "snap"
- * would return now.
+ * Whether the remembered queue row is the one a read with "snap" would
+ * return.
  */
 static bool
-target_matches(const char *queue_name, Snapshot snap)
+target_snapshot_matches(const char *queue_name, Snapshot snap)
 {
-	return target.valid &&
+	return target.queue_name != NULL &&
 		snap->snapshot_type == SNAPSHOT_MVCC &&
 		target.lxid == MyProc->lxid &&
 		target.curcid == snap->curcid &&
@@ -145,27 +167,37 @@ target_matches(const char *queue_name, Snapshot snap)
 		strcmp(target.queue_name, queue_name) == 0;
 }
 
+/*
+ * Remember a queue row just read with "snap".  The OIDs are kept if the
+ * row names the same objects as before.
+ */
 static void
-remember_target(const char *queue_name, const PgqQueueRow *queue,
-				Oid seq_relid, Oid table_relid, Snapshot snap)
+remember_queue(const char *queue_name, const PgqQueueRow *queue, Snapshot snap)
 {
 	MemoryContext oldctx;
 
-	target.valid = false;
-	if (snap->snapshot_type != SNAPSHOT_MVCC)
-		return;
 	if (target.ctx == NULL)
+	{
 		target.ctx = AllocSetContextCreate(TopMemoryContext, "pgq insert target",
 										   ALLOCSET_SMALL_SIZES);
+		CacheRegisterRelcacheCallback(target_relcache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, target_namespace_callback, (Datum) 0);
+	}
+	if (target.queue_name == NULL ||
+		target.queue.cur_table != queue->cur_table ||
+		strcmp(target.queue.data_pfx, queue->data_pfx) != 0 ||
+		strcmp(target.queue.event_seq, queue->event_seq) != 0)
+		target.oids_valid = false;
+
+	target.queue_name = NULL;
 	MemoryContextReset(target.ctx);
+	if (snap->snapshot_type != SNAPSHOT_MVCC)
+		return;
 	oldctx = MemoryContextSwitchTo(target.ctx);
 
-	target.queue_name = pstrdup(queue_name);
 	target.queue = *queue;
 	target.queue.data_pfx = pstrdup(queue->data_pfx);
 	target.queue.event_seq = pstrdup(queue->event_seq);
-	target.seq_relid = seq_relid;
-	target.table_relid = table_relid;
 	target.lxid = MyProc->lxid;
 	target.curcid = snap->curcid;
 	target.xmin = snap->xmin;
@@ -177,9 +209,9 @@ remember_target(const char *queue_name, const PgqQueueRow *queue,
 	memcpy(target.xip, snap->xip, sizeof(TransactionId) * snap->xcnt);
 	target.subxip = palloc(sizeof(TransactionId) * Max(snap->subxcnt, 1));
 	memcpy(target.subxip, snap->subxip, sizeof(TransactionId) * snap->subxcnt);
+	target.queue_name = pstrdup(queue_name);
 
 	MemoryContextSwitchTo(oldctx);
-	target.valid = true;
 }
 
 /*
@@ -309,23 +341,33 @@ insert_event(const char *queue_name, EventArgs *args)
 	PreventCommandIfReadOnly("pgq.insert_event()");
 	PreventCommandIfParallelMode("pgq.insert_event()");
 
-	if (target_matches(queue_name, snap))
-	{
+	if (target_snapshot_matches(queue_name, snap))
 		queue = target.queue;
-		seq_relid = target.seq_relid;
-		table_relid = target.table_relid;
-	}
 	else
 	{
-		if (!pgq_lookup_queue(queue_name, &queue))
+		bool		found = false;
+
+		if (target.queue_name != NULL && strcmp(target.queue_name, queue_name) == 0)
+		{
+			queue.tid = target.queue.tid;
+			found = pgq_refetch_queue(queue_name, &queue);
+		}
+		if (!found && !pgq_lookup_queue(queue_name, &queue))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("queue \"%s\" does not exist", queue_name)));
-		seq_relid = pgq_resolve_name(queue.event_seq, false);
-		table_relid = pgq_resolve_name(psprintf("%s_%d", queue.data_pfx,
-												queue.cur_table), false);
-		remember_target(queue_name, &queue, seq_relid, table_relid, snap);
+		remember_queue(queue_name, &queue, snap);
 	}
+
+	if (!target.oids_valid || target.queue_name == NULL)
+	{
+		target.seq_relid = pgq_resolve_name(queue.event_seq, false);
+		target.table_relid = pgq_resolve_name(psprintf("%s_%d", queue.data_pfx,
+													   queue.cur_table), false);
+		target.oids_valid = (target.queue_name != NULL);
+	}
+	seq_relid = target.seq_relid;
+	table_relid = target.table_relid;
 
 	next_id = nextval_internal(seq_relid, true);
 
