@@ -91,8 +91,6 @@ static HTAB *tx_counts = NULL;
  *   equal snapshot (same transaction, same command, same set of visible
  *   transactions) would find the same row version, so a bulk statement
  *   reads the row once;
- * - where the row was found, so that with a new snapshot it is read again
- *   by TID instead of by an index scan (see pgq_refetch_queue);
  * - the OIDs of the event sequence and the current event table, which
  *   stay right until a relcache invalidation of either or a change of any
  *   schema (a rename could make the stored names mean other objects).
@@ -345,14 +343,7 @@ insert_event(const char *queue_name, EventArgs *args)
 		queue = target.queue;
 	else
 	{
-		bool		found = false;
-
-		if (target.queue_name != NULL && strcmp(target.queue_name, queue_name) == 0)
-		{
-			queue.tid = target.queue.tid;
-			found = pgq_refetch_queue(queue_name, &queue);
-		}
-		if (!found && !pgq_lookup_queue(queue_name, &queue))
+		if (!pgq_lookup_queue(queue_name, &queue))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("queue \"%s\" does not exist", queue_name)));

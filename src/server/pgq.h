@@ -18,7 +18,6 @@
 
 #include "executor/spi.h"
 #include "fmgr.h"
-#include "storage/itemptr.h"
 #include "utils/timestamp.h"
 
 /*
@@ -52,12 +51,10 @@ typedef struct PgqQueueRow
 	int32		per_tx_limit;
 	char	   *data_pfx;		/* "schema.table" prefix of event tables */
 	char	   *event_seq;		/* "schema.sequence" of event ids */
-	ItemPointerData tid;		/* where the row version was found */
 } PgqQueueRow;
 
 /* queue.c */
 extern bool pgq_lookup_queue(const char *queue_name, PgqQueueRow *row);
-extern bool pgq_refetch_queue(const char *queue_name, PgqQueueRow *row);
 extern Oid	pgq_resolve_name(const char *qualified_name, bool missing_ok);
 extern char *pgq_quote_name(const char *qualified_name);
 extern int64 pgq_issued_event_ids(const char *event_seq);

@@ -12,7 +12,7 @@
  *
  * The queue lookup is on the event insertion path, so it reads pgq.queue
  * through its unique index on queue_name directly instead of running a
- * query, or, when the caller knows where the row was, by its TID.  The relation and index OIDs are cached and forgotten on any
+ * query.  The relation and index OIDs are cached and forgotten on any
  * relcache invalidation of pgq.queue, which covers DROP/CREATE EXTENSION.
  *
  * src/server/queue.c
@@ -30,7 +30,6 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "parser/parse_relation.h"
-#include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -49,7 +48,6 @@ static bool queue_callback_registered = false;
 
 /* Attribute numbers of the pgq.queue columns the insert path reads */
 static AttrNumber att_queue_id;
-static AttrNumber att_queue_name;
 static AttrNumber att_cur_table;
 static AttrNumber att_disable_insert;
 static AttrNumber att_per_tx_limit;
@@ -58,7 +56,6 @@ static AttrNumber att_event_seq;
 
 static void queue_relcache_callback(Datum arg, Oid relid);
 static void queue_cache_init(void);
-static void queue_row_from_slot(TupleTableSlot *slot, PgqQueueRow *row);
 static AttrNumber queue_attnum(Relation rel, const char *colname);
 
 /*
@@ -115,7 +112,6 @@ queue_cache_init(void)
 
 	rel = table_open(relid, AccessShareLock);
 	att_queue_id = queue_attnum(rel, "queue_id");
-	att_queue_name = queue_attnum(rel, "queue_name");
 	att_cur_table = queue_attnum(rel, "queue_cur_table");
 	att_disable_insert = queue_attnum(rel, "queue_disable_insert");
 	att_per_tx_limit = queue_attnum(rel, "queue_per_tx_limit");
@@ -125,25 +121,6 @@ queue_cache_init(void)
 
 	queue_name_indexid = indexid;
 	queue_relid = relid;
-}
-
-/* Copy the columns the insert path needs out of a pgq.queue tuple */
-static void
-queue_row_from_slot(TupleTableSlot *slot, PgqQueueRow *row)
-{
-	bool		isnull;
-	Datum		d;
-
-	slot_getallattrs(slot);
-	row->queue_id = DatumGetInt32(slot_getattr(slot, att_queue_id, &isnull));
-	row->cur_table = DatumGetInt32(slot_getattr(slot, att_cur_table, &isnull));
-	row->disable_insert = DatumGetBool(slot_getattr(slot, att_disable_insert, &isnull));
-	d = slot_getattr(slot, att_per_tx_limit, &isnull);
-	row->has_per_tx_limit = !isnull;
-	row->per_tx_limit = isnull ? 0 : DatumGetInt32(d);
-	row->data_pfx = TextDatumGetCString(slot_getattr(slot, att_data_pfx, &isnull));
-	row->event_seq = TextDatumGetCString(slot_getattr(slot, att_event_seq, &isnull));
-	row->tid = slot->tts_tid;
 }
 
 /*
@@ -183,55 +160,24 @@ pgq_lookup_queue(const char *queue_name, PgqQueueRow *row)
 	index_rescan(scan, &key, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found)
-		queue_row_from_slot(slot, row);
+	{
+		bool		isnull;
+		Datum		d;
+
+		slot_getallattrs(slot);
+		row->queue_id = DatumGetInt32(slot_getattr(slot, att_queue_id, &isnull));
+		row->cur_table = DatumGetInt32(slot_getattr(slot, att_cur_table, &isnull));
+		row->disable_insert = DatumGetBool(slot_getattr(slot, att_disable_insert, &isnull));
+		d = slot_getattr(slot, att_per_tx_limit, &isnull);
+		row->has_per_tx_limit = !isnull;
+		row->per_tx_limit = isnull ? 0 : DatumGetInt32(d);
+		row->data_pfx = TextDatumGetCString(slot_getattr(slot, att_data_pfx, &isnull));
+		row->event_seq = TextDatumGetCString(slot_getattr(slot, att_event_seq, &isnull));
+	}
 	index_endscan(scan);
 	UnregisterSnapshot(snapshot);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, AccessShareLock);
-	table_close(rel, AccessShareLock);
-
-	return found;
-}
-
-/*
- * Read the queue row again from where it was found last time (row->tid),
- * saving the index scan.  queue_name is unique, so a snapshot sees at most
- * one row with that name: if the tuple at that place is visible and has
- * the name, it is the row an index scan would return.  Returns false when
- * it is not (the row was updated, or the place reused), and the caller
- * looks the queue up by name.
- */
-bool
-pgq_refetch_queue(const char *queue_name, PgqQueueRow *row)
-{
-	Relation	rel;
-	TupleTableSlot *slot;
-	bool		found;
-
-	if (!OidIsValid(queue_relid))
-		return false;
-
-	rel = table_open(queue_relid, AccessShareLock);
-
-	/* vacuum may have truncated the page away */
-	if (ItemPointerGetBlockNumber(&row->tid) >= RelationGetNumberOfBlocks(rel))
-	{
-		table_close(rel, AccessShareLock);
-		return false;
-	}
-
-	slot = table_slot_create(rel, NULL);
-	found = table_tuple_fetch_row_version(rel, &row->tid, GetActiveSnapshot(), slot);
-	if (found)
-	{
-		bool		isnull;
-		char	   *name = TextDatumGetCString(slot_getattr(slot, att_queue_name, &isnull));
-
-		found = (strcmp(name, queue_name) == 0);
-		if (found)
-			queue_row_from_slot(slot, row);
-	}
-	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, AccessShareLock);
 
 	return found;
