@@ -9,11 +9,13 @@
  * sequence, and the row goes into the current event table through the
  * executor's simple insert routine (the one logical replication apply
  * uses), which still honours indexes, constraints and any triggers a user
- * put on the table.  The queue row is read again whenever the snapshot
- * changes, because a rotation may switch the current table between two
- * inserts; within one snapshot (a bulk statement, or the change-capture
- * triggers firing for its rows) it is remembered, and so are the objects
- * it names until they change.
+ * put on the table.  The queue row is read with a fresh snapshot on every
+ * call (see pgq_lookup_queue), because a rotation may switch the current
+ * table between two inserts.  While no transaction has ended in between,
+ * a fresh snapshot is the same as the last one, and the row read with it
+ * is remembered (a bulk statement, or the change-capture triggers firing
+ * for its rows, reads it once); so are the objects it names until they
+ * change.
  *
  * Every call advances the event sequence, even when the insert is refused
  * or rolled back later: the ticker uses the sequence as its activity
@@ -87,10 +89,12 @@ static HTAB *tx_counts = NULL;
 /*
  * What the insert path remembers about the queue it used last:
  *
- * - the queue row and the snapshot it was read with.  Another read with an
- *   equal snapshot (same transaction, same command, same set of visible
- *   transactions) would find the same row version, so a bulk statement
- *   reads the row once;
+ * - the queue row and a fresh snapshot taken just before it was read.
+ *   A read with an equal snapshot (same transaction, same command, same
+ *   set of finished transactions) finds the same row version.  Snapshots
+ *   only move forward, so if the row was in fact read with a later one,
+ *   the remembered snapshot can no longer come back and the row is read
+ *   again;
  * - the OIDs of the event sequence and the current event table, which
  *   stay right until a relcache invalidation of either or a change of any
  *   schema (a rename could make the stored names mean other objects).
@@ -329,7 +333,7 @@ insert_event(const char *queue_name, EventArgs *args)
 	Oid			seq_relid;
 	int64		next_id;
 	Oid			table_relid;
-	Snapshot	snap = GetActiveSnapshot();
+	Snapshot	snap;
 	Relation	rel;
 	FullTransactionId fxid;
 	AclResult	aclresult;
@@ -339,6 +343,7 @@ insert_event(const char *queue_name, EventArgs *args)
 	PreventCommandIfReadOnly("pgq.insert_event()");
 	PreventCommandIfParallelMode("pgq.insert_event()");
 
+	snap = GetLatestSnapshot();
 	if (target_snapshot_matches(queue_name, snap))
 		queue = target.queue;
 	else
