@@ -86,6 +86,9 @@ static HTAB *table_cache = NULL;
 /* Invalidated table infos waiting until no trigger uses them */
 static List *retired_tables = NIL;
 
+/* Some entry was invalidated since the last sweep (see sweep_tables) */
+static bool tables_invalidated = false;
+
 /* Nesting depth of pgq trigger calls in this backend */
 static int	trigger_depth = 0;
 
@@ -104,6 +107,7 @@ static void proc_cache_callback(Datum arg, int cacheid, uint32 hashvalue);
 static void trigger_cache_init(void);
 static void free_table_info(PgqTableInfo *info);
 static void free_retired_tables(void);
+static void sweep_tables(void);
 static PgqTableInfo *build_table_info(Relation rel);
 static PgqTableInfo *get_table_info(Relation rel);
 static bool name_in_list(const char *list, const char *name);
@@ -141,7 +145,10 @@ table_cache_callback(Datum arg, Oid relid)
 	{
 		entry = hash_search(table_cache, &relid, HASH_FIND, NULL);
 		if (entry != NULL)
+		{
 			entry->info->valid = false;
+			tables_invalidated = true;
+		}
 	}
 	else
 	{
@@ -150,6 +157,7 @@ table_cache_callback(Datum arg, Oid relid)
 		hash_seq_init(&status, table_cache);
 		while ((entry = hash_seq_search(&status)) != NULL)
 			entry->info->valid = false;
+		tables_invalidated = true;
 	}
 }
 
@@ -213,6 +221,32 @@ free_retired_tables(void)
 		free_table_info((PgqTableInfo *) lfirst(lc));
 	list_free(retired_tables);
 	retired_tables = NIL;
+}
+
+/*
+ * Drop invalidated entries from the cache, so that tables that were
+ * dropped or lost their triggers do not stay in memory for the life of the
+ * backend.  Only called when no pgq trigger is running.
+ */
+static void
+sweep_tables(void)
+{
+	HASH_SEQ_STATUS status;
+	TableCacheEntry *entry;
+	MemoryContext oldctx = MemoryContextSwitchTo(trigger_cache_ctx);
+
+	hash_seq_init(&status, table_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (!entry->info->valid)
+		{
+			retired_tables = lappend(retired_tables, entry->info);
+			hash_search(table_cache, &entry->relid, HASH_REMOVE, NULL);
+		}
+	}
+	MemoryContextSwitchTo(oldctx);
+	tables_invalidated = false;
+	free_retired_tables();
 }
 
 /*
@@ -1307,7 +1341,9 @@ pgq_trigger_main(FunctionCallInfo fcinfo, const PgqTriggerKind *kind)
 	trigger_depth++;
 	PG_TRY();
 	{
-		if (trigger_depth == 1 && retired_tables != NIL)
+		if (trigger_depth == 1 && tables_invalidated)
+			sweep_tables();
+		else if (trigger_depth == 1 && retired_tables != NIL)
 			free_retired_tables();
 		result = fire_trigger(tgdata, kind);
 	}
