@@ -17,13 +17,17 @@ OBJS = \
 	$(WIN32RES) \
 	src/server/batch.o \
 	src/server/insert.o \
+	src/server/launcher.o \
+	src/server/module.o \
 	src/server/queue.o \
 	src/server/retry.o \
 	src/server/ticker.o \
+	src/server/ticker_worker.o \
 	src/server/triggers/common.o \
 	src/server/triggers/jsontriga.o \
 	src/server/triggers/logutriga.o \
-	src/server/triggers/sqltriga.o
+	src/server/triggers/sqltriga.o \
+	src/server/wakeup.o
 PGFILEDESC = "pgq - transactional event queues"
 
 # The install script is assembled from the pieces in src/server/sql; the
@@ -33,7 +37,8 @@ SQL_PARTS = \
 	src/server/sql/functions_c.sql \
 	src/server/sql/functions_admin.sql \
 	src/server/sql/triggers.sql \
-	src/server/sql/grants.sql
+	src/server/sql/grants.sql \
+	src/server/sql/ticker_status.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 PG_CPPFLAGS = -Isrc/server

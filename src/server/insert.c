@@ -46,6 +46,7 @@
 #include "utils/syscache.h"
 
 #include "pgq.h"
+#include "ticker_shared.h"
 
 PG_FUNCTION_INFO_V1(pgq_insert_event_raw);
 PG_FUNCTION_INFO_V1(pgq_insert_event);
@@ -400,6 +401,9 @@ insert_event(const char *queue_name, EventArgs *args)
 
 	store_event(rel, values, nulls);
 	table_close(rel, NoLock);
+
+	/* let the in-server ticker know at commit (wakeup.c) */
+	pgq_wakeup_note_event(queue.queue_id);
 
 	return DatumGetInt64(values[0]);
 }

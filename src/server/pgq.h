@@ -63,6 +63,9 @@ extern SPIPlanPtr pgq_prepare_once(SPIPlanPtr *cache, const char *sql,
 								   int nargs, Oid *argtypes);
 extern bool pgq_insert_allowed(bool disable_insert);
 
+/* ticker.c */
+extern bool pgq_tick_queue_if_due(const char *queue_name, int64 *tick_id);
+
 /* batch.c */
 extern char *pgq_batch_sql(int64 batch_id, bool with_order,
 						   int32 *queue_id, int32 *sub_id);

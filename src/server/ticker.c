@@ -17,6 +17,10 @@
  * that; the transaction-wide snapshot of REPEATABLE READ cannot, so ticking
  * is refused there.
  *
+ * Every tick sends a notification on a channel named like the queue, with
+ * the tick id as payload, so that consumers can LISTEN instead of polling.
+ * Like the tick, it takes effect at commit.
+ *
  * src/server/ticker.c
  *
  *-------------------------------------------------------------------------
@@ -25,7 +29,9 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
+#include "commands/async.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 
 #include "pgq.h"
@@ -75,6 +81,7 @@ static int	read_last_ticks(int32 queue_id, TickInfo *ticks);
 static bool tick_needed(const char *queue_name, const TickerQueue *queue,
 						int64 issued, int nticks, const TickInfo *ticks);
 static int64 insert_tick(int32 queue_id, const char *tick_seq, int64 event_seq);
+static void notify_tick(const char *queue_name, int64 tick_id);
 static bool tick_queue(const char *queue_name, LockMode mode,
 					   bool *ticked, int64 *tick_id);
 
@@ -263,6 +270,32 @@ insert_tick(int32 queue_id, const char *tick_seq, int64 event_seq)
 }
 
 /*
+ * Tell LISTENing consumers that the queue has a new tick.  The notification
+ * is a hint and must never make the tick fail: names that cannot be a
+ * channel (longer than NAMEDATALEN - 1 bytes; only possible for queues
+ * created before names were checked) get none, and neither do ticks while
+ * the notification queue is nearly full because some listener stopped
+ * reading - filling it would make every committing tick fail.  PostgreSQL
+ * itself warns about the full queue from half full on.
+ */
+static void
+notify_tick(const char *queue_name, int64 tick_id)
+{
+	LOCAL_FCINFO(fcinfo, 0);
+	char		payload[32];
+
+	if (strlen(queue_name) >= NAMEDATALEN)
+		return;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+	if (DatumGetFloat8(pg_notification_queue_usage(fcinfo)) > 0.9)
+		return;
+
+	snprintf(payload, sizeof(payload), INT64_FORMAT, tick_id);
+	Async_Notify(queue_name, payload);
+}
+
+/*
  * Tick one queue if its settings call for it.  Returns false when the queue
  * was not there to tick; *ticked says whether a tick was made and *tick_id
  * its id.  With LOCK_WAIT (an explicit request for this queue) a paused or
@@ -300,6 +333,7 @@ tick_queue(const char *queue_name, LockMode mode, bool *ticked, int64 *tick_id)
 	{
 		*tick_id = insert_tick(queue.queue_id, queue.tick_seq, issued);
 		*ticked = true;
+		notify_tick(queue_name, *tick_id);
 	}
 	return true;
 }
@@ -381,6 +415,25 @@ pgq_ticker_all(PG_FUNCTION_ARGS)
 }
 
 /*
+ * One queue's share of pgq.ticker(), for the in-server ticker: ticks the
+ * queue if it is due, in the caller's transaction.  A queue another
+ * transaction has locked (pgqd ticking it), or one that has been paused,
+ * switched to an external tick source or dropped meanwhile, is left alone.
+ * Returns whether a tick was made.
+ */
+bool
+pgq_tick_queue_if_due(const char *queue_name, int64 *tick_id)
+{
+	bool		ticked;
+
+	require_fresh_snapshots();
+	SPI_connect();
+	(void) tick_queue(queue_name, LOCK_SKIP, &ticked, tick_id);
+	SPI_finish();
+	return ticked;
+}
+
+/*
  * pgq.ticker(i_queue_name, i_tick_id, i_orig_timestamp, i_event_seq)
  *
  * Copies a tick from an upstream queue onto a queue with an external tick
@@ -435,6 +488,7 @@ pgq_ticker_external(PG_FUNCTION_ARGS)
 	ret = SPI_execute_plan(plan_insert_external, insert_args, NULL, false, 0);
 	if (ret != SPI_OK_INSERT)
 		elog(ERROR, "could not insert tick: %s", SPI_result_code_string(ret));
+	notify_tick(queue_name, tick_id);
 
 	pgq_prepare_once(&plan_move_seqs,
 					 "SELECT pgq.seq_setval($1, $2), pgq.seq_setval($3, $4)",
