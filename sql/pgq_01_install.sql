@@ -172,6 +172,7 @@ insert into expected_function values
     ('pgq.ticker(text,bigint,timestamp with time zone,bigint)', 'admin',    true),
     ('pgq.ticker(text)',                                        'admin',    true),
     ('pgq.ticker()',                                            'admin',    true),
+    ('pgq.ticker_status()',                                     'admin',    false),
     ('pgq.maint_retry_events()',                                'admin',    false),
     ('pgq.maint_rotate_tables_step1(text)',                     'admin',    false),
     ('pgq.maint_rotate_tables_step2()',                         'admin',    false),
