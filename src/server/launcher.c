@@ -103,6 +103,7 @@ typedef struct LauncherDb
 	NameData	datname;
 	bool		seen;			/* in the latest pg_database scan */
 	bool		no_pgq;			/* a worker found no pgq; wait to be told */
+	uint64		rechecks;		/* how often backends asked us to look */
 } LauncherDb;
 
 /*
@@ -124,6 +125,7 @@ static object_access_hook_type prev_object_access_hook = NULL;
 static MemoryContext launcher_cxt = NULL;	/* reset at every loop */
 static HTAB *launcher_dbs = NULL;
 static BackgroundWorkerHandle **worker_handles = NULL;	/* per slot */
+static uint64 *worker_rechecks = NULL;	/* LauncherDb.rechecks at start */
 static bool rescan_requested = true;
 static bool slots_full_logged = false;
 static bool bgworkers_full_logged = false;
@@ -148,7 +150,7 @@ static bool database_is_held(Oid dboid);
 static void reap_and_stop_workers(TimestampTz now);
 static void start_workers(TimestampTz now);
 static bool database_still_usable(Oid dboid);
-static void register_worker(int slotno, TimestampTz now);
+static void register_worker(int slotno, uint64 rechecks, TimestampTz now);
 static void free_slot(int slotno);
 static long next_timeout(TimestampTz now, TimestampTz next_scan);
 
@@ -595,7 +597,10 @@ scan_databases(void)
 
 		entry = hash_search(launcher_dbs, &db->oid, HASH_ENTER, &found);
 		if (!found)
+		{
 			entry->no_pgq = false;
+			entry->rechecks = 0;
+		}
 		entry->datname = db->datname;
 		entry->seen = true;
 	}
@@ -664,7 +669,10 @@ take_rechecks(void)
 
 		hash_seq_init(&status, launcher_dbs);
 		while ((entry = hash_seq_search(&status)) != NULL)
+		{
 			entry->no_pgq = false;
+			entry->rechecks++;
+		}
 	}
 	for (i = 0; i < ndbs; i++)
 	{
@@ -672,7 +680,10 @@ take_rechecks(void)
 			continue;
 		entry = hash_search(launcher_dbs, &dbs[i], HASH_FIND, NULL);
 		if (entry != NULL)
+		{
 			entry->no_pgq = false;
+			entry->rechecks++;
+		}
 	}
 }
 
@@ -752,8 +763,17 @@ reap_and_stop_workers(TimestampTz now)
 		{
 			pfree(worker_handles[i]);
 			worker_handles[i] = NULL;
-			if (slot->state == PGQ_WORKER_NO_EXTENSION && entry != NULL)
-				entry->no_pgq = true;
+			/*
+			 * "No pgq" is believed only if nobody asked us to look again
+			 * since the worker started: it may have checked just before a
+			 * CREATE EXTENSION committed.  Then the slot is freed and the
+			 * database tried again at once.
+			 */
+			if (slot->state == PGQ_WORKER_NO_EXTENSION)
+			{
+				if (entry != NULL && entry->rechecks == worker_rechecks[i])
+					entry->no_pgq = true;
+			}
 			else if (wanted && slot->state != PGQ_WORKER_STOPPING)
 			{
 				/* died, or was terminated by hand: restart after a delay */
@@ -818,7 +838,7 @@ database_still_usable(Oid dboid)
  * is free, say so once and try again later.
  */
 static void
-register_worker(int slotno, TimestampTz now)
+register_worker(int slotno, uint64 rechecks, TimestampTz now)
 {
 	PgqTickerShared *shared = pgq_ticker_shared;
 	PgqDbSlot  *slot = &shared->slots[slotno];
@@ -876,6 +896,7 @@ register_worker(int slotno, TimestampTz now)
 	}
 	bgworkers_full_logged = false;
 	worker_handles[slotno] = handle;
+	worker_rechecks[slotno] = rechecks;
 }
 
 /*
@@ -901,7 +922,10 @@ start_workers(TimestampTz now)
 
 		if (OidIsValid(slot->dboid) && worker_handles[i] == NULL &&
 			slot->pid == 0 && !slot->stop_requested && slot->restart_at <= now)
-			register_worker(i, now);
+		{
+			entry = hash_search(launcher_dbs, &slot->dboid, HASH_FIND, NULL);
+			register_worker(i, entry ? entry->rechecks : 0, now);
+		}
 	}
 
 	/*
@@ -972,7 +996,7 @@ start_workers(TimestampTz now)
 			rescan_requested = true;
 			continue;
 		}
-		register_worker(slotno, now);
+		register_worker(slotno, entry->rechecks, now);
 	}
 }
 
@@ -1034,6 +1058,8 @@ pgq_launcher_main(Datum main_arg)
 										 ALLOCSET_DEFAULT_SIZES);
 	worker_handles = MemoryContextAllocZero(TopMemoryContext,
 											shared->nslots * sizeof(BackgroundWorkerHandle *));
+	worker_rechecks = MemoryContextAllocZero(TopMemoryContext,
+											 shared->nslots * sizeof(uint64));
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(LauncherDb);
 	launcher_dbs = hash_create("pgq launcher databases", 64, &ctl,

@@ -821,10 +821,11 @@ pgq_ticker_worker_main(Datum main_arg)
 	/*
 	 * Session settings that make the units behave whatever the server or
 	 * database defaults say: pgq.ticker() refuses to run above READ
-	 * COMMITTED, ticks must be written, names must resolve in pg_catalog
-	 * first, and no unit may wait long for a lock.
+	 * COMMITTED, ticks must be written, and no unit may wait long for a
+	 * lock.  search_path stays as configured, as for pgqd's sessions:
+	 * maintenance functions of other extensions may rely on it, and our own
+	 * statements name everything schema-qualified or from pg_catalog.
 	 */
-	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_SESSION);
 	SetConfigOption("default_transaction_isolation", "read committed",
 					PGC_SUSET, PGC_S_SESSION);
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_SESSION);
