@@ -731,6 +731,7 @@ static void
 reap_and_stop_workers(TimestampTz now)
 {
 	PgqTickerShared *shared = pgq_ticker_shared;
+	bool		freed_bgworker = false;
 	int			i;
 
 	for (i = 0; i < shared->nslots; i++)
@@ -763,6 +764,7 @@ reap_and_stop_workers(TimestampTz now)
 		{
 			pfree(worker_handles[i]);
 			worker_handles[i] = NULL;
+			freed_bgworker = true;
 			/*
 			 * "No pgq" is believed only if nobody asked us to look again
 			 * since the worker started: it may have checked just before a
@@ -803,6 +805,16 @@ reap_and_stop_workers(TimestampTz now)
 			else if (slot->pid == 0)
 				free_slot(i);	/* nothing runs here */
 		}
+		LWLockRelease(shared->lock);
+	}
+
+	/* a background worker slot was freed: whoever waits for one, try now */
+	if (freed_bgworker)
+	{
+		LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+		for (i = 0; i < shared->nslots; i++)
+			if (shared->slots[i].state == PGQ_WORKER_NO_BGWORKER)
+				shared->slots[i].restart_at = 0;
 		LWLockRelease(shared->lock);
 	}
 }
@@ -888,13 +900,17 @@ register_worker(int slotno, uint64 rechecks, TimestampTz now)
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 					 errmsg("could not start pgq ticker for database \"%s\": no free background worker slot",
 							NameStr(slot->datname)),
-					 errdetail("The launcher keeps trying; this is not reported again until a worker has started."),
+					 errdetail("The launcher keeps trying every %d seconds; this is not reported again until no database is waiting.",
+							   BGWORKER_RETRY_MS / 1000),
 					 errhint("Raise max_worker_processes (currently %d).",
 							 max_worker_processes)));
+		else
+			ereport(DEBUG1,
+					(errmsg_internal("pgq launcher: still no free background worker slot for database \"%s\"",
+									 NameStr(slot->datname))));
 		bgworkers_full_logged = true;
 		return;
 	}
-	bgworkers_full_logged = false;
 	worker_handles[slotno] = handle;
 	worker_rechecks[slotno] = rechecks;
 }
@@ -911,6 +927,8 @@ start_workers(TimestampTz now)
 	LauncherDb *entry;
 	List	   *candidates = NIL;
 	ListCell   *lc;
+	bool		short_of_slots = false;
+	bool		waiting;
 	int			i;
 
 	if (!pgq_ticker_enabled)
@@ -980,13 +998,13 @@ start_workers(TimestampTz now)
 				ereport(LOG,
 						(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
 						 errmsg("pgq ticker limit of %d databases reached", pgq_max_workers),
-						 errdetail("Database \"%s\" is not ticked; this is not reported again until a slot has been free.",
+						 errdetail("Database \"%s\" is not ticked; this is not reported again until every database has been served.",
 								   NameStr(entry->datname)),
 						 errhint("Raise pgq.max_workers.")));
 			slots_full_logged = true;
-			return;
+			short_of_slots = true;
+			break;
 		}
-		slots_full_logged = false;
 
 		if (!database_still_usable(entry->dboid))
 		{
@@ -998,6 +1016,23 @@ start_workers(TimestampTz now)
 		}
 		register_worker(slotno, entry->rechecks, now);
 	}
+
+	/*
+	 * Each shortage is reported once: not again while it lasts, even if
+	 * slots come and go meanwhile (probes of databases without pgq end
+	 * quickly, for one).
+	 */
+	if (!short_of_slots)
+		slots_full_logged = false;
+	waiting = false;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	for (i = 0; i < shared->nslots; i++)
+		if (OidIsValid(shared->slots[i].dboid) &&
+			shared->slots[i].state == PGQ_WORKER_NO_BGWORKER)
+			waiting = true;
+	LWLockRelease(shared->lock);
+	if (!waiting)
+		bgworkers_full_logged = false;
 }
 
 /*
