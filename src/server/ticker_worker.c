@@ -164,6 +164,7 @@ static char *quote_function_name(const char *name);
 static void vacuum_table(const char *table, bool analyze);
 static TimestampTz backoff_until(int32 queue_id);
 static void set_backoff(int32 queue_id, TimestampTz until);
+static void expire_backoffs(TimestampTz now);
 static bool tick_round(List *queues, TimestampTz now);
 static void run_one_maint_op(void);
 static void queue_maint_op(MaintKind kind, const char *func, const char *arg,
@@ -627,6 +628,22 @@ set_backoff(int32 queue_id, TimestampTz until)
 }
 
 /*
+ * Forget backoffs that have run out, so that entries of dropped queues do
+ * not pile up.
+ */
+static void
+expire_backoffs(TimestampTz now)
+{
+	HASH_SEQ_STATUS status;
+	QueueBackoff *entry;
+
+	hash_seq_init(&status, backoffs);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (entry->until <= now)
+			hash_search(backoffs, &entry->queue_id, HASH_REMOVE, NULL);
+}
+
+/*
  * Tick every queue that is due and not backed off.  Returns whether any
  * tick was made (the queues must then be read again).
  */
@@ -886,6 +903,7 @@ pgq_ticker_worker_main(Datum main_arg)
 			{
 				if (rq.no_extension)
 					exit_quietly(PGQ_WORKER_NO_EXTENSION);
+				expire_backoffs(GetCurrentTimestamp());
 				if (tick_round(rq.queues, GetCurrentTimestamp()))
 					continue;
 

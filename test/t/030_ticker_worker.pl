@@ -301,6 +301,34 @@ is(pgq_log_problems(log_since($node, $offset)), '',
 	'dropping and creating logged no problems');
 
 #
+# Processes terminated by hand come back: a worker at once, the launcher
+# after its restart time, replacing the workers it can no longer watch.
+#
+my $worker = worker_pids($node, 'db3');
+$node->safe_psql('postgres', "select pg_terminate_backend($worker)");
+ok( $node->poll_query_until(
+		'postgres',
+		"select count(*) = 1 from pg_stat_activity where backend_type = 'pgq ticker' and datname = 'db3' and pid <> $worker"
+	),
+	'a terminated worker is replaced');
+my $launcher = $node->safe_psql('postgres',
+	"select pid from pg_stat_activity where backend_type = 'pgq launcher'");
+$worker = worker_pids($node, 'db3');
+$node->safe_psql('postgres', "select pg_terminate_backend($launcher)");
+ok( $node->poll_query_until(
+		'postgres',
+		"select count(*) = 1 from pg_stat_activity where backend_type = 'pgq launcher' and pid <> $launcher"
+	),
+	'a terminated launcher comes back');
+ok( $node->poll_query_until(
+		'postgres',
+		"select count(*) = 1 from pg_stat_activity where backend_type = 'pgq ticker' and datname = 'db3' and pid <> $worker"
+	),
+	'and runs a worker of its own');
+produce($node, 'db3', 'q', 2, 5);
+ok(drain_until($node, 'db3', 'q', 'c', 5), 'events still flow');
+
+#
 # Settings: pgq.ticker_databases limits the served databases and
 # pgq.ticker_enabled = off stops the ticker, both on reload.
 #
