@@ -128,3 +128,14 @@ bench_median() {
 bench_now_ns() {
     date +%s%N
 }
+
+# Average transaction latency in microseconds of each script of a pgbench
+# run made with --log --log-prefix=$1, one line per script in the order the
+# scripts were given.  The per-transaction log has microsecond resolution;
+# the summary pgbench prints rounds each average to a microsecond, too
+# coarse for transactions that take only a few dozen.
+bench_script_latencies() {
+    cat "$1".* | awk '
+        { sum[$4] += $3; n[$4]++; if ($4 > last) last = $4 }
+        END { for (s = 0; s <= last; s++) printf "%.3f\n", sum[s] / n[s] }'
+}

@@ -115,17 +115,19 @@ run_mixed() {
     if ! PGOPTIONS="-c synchronous_commit=$sync" "$PGBIN/pgbench" -n -M prepared \
             -h 127.0.0.1 -p "$BENCH_PORT" -U postgres \
             -c "$clients" -j "$clients" -T "$RUN_SECONDS" \
+            --log --log-prefix="$BENCH_DIR/txlog" \
             -D "payload=$PAYLOAD" \
             -f "$BENCH_DIR/pgq_$events.sql@1" -f "$BENCH_DIR/plain_$events.sql@1" \
             "$BENCH_DB" >"$out" 2>&1; then
         cat "$out" >&2
         bench_die "pgbench failed ($clients clients, $events events per transaction)"
     fi
-    lats=$(sed -n 's/^ - latency average = \([0-9.]*\) ms$/\1/p' "$out" | tr '\n' ' ')
-    [ "$(wc -w <<<"$lats")" -eq 2 ] || { cat "$out" >&2; bench_die "no per-script latencies in pgbench output"; }
+    lats=$(bench_script_latencies "$BENCH_DIR/txlog" | tr '\n' ' ')
+    rm -f "$BENCH_DIR"/txlog.*
+    [ "$(wc -w <<<"$lats")" -eq 2 ] || { cat "$out" >&2; bench_die "no per-script latencies in the pgbench log"; }
     awk -v l="$lats" -v c="$clients" -v n="$events" 'BEGIN {
         split(l, lat, " ")
-        printf "%.0f %.0f\n", n * c * 1000 / lat[1], n * c * 1000 / lat[2] }'
+        printf "%.0f %.0f\n", n * c * 1000000 / lat[1], n * c * 1000000 / lat[2] }'
 }
 
 target_for() {

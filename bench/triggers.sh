@@ -142,28 +142,29 @@ run_pgbench() {
     out="$BENCH_DIR/pgbench_$sync.log"
     if ! PGOPTIONS="-c synchronous_commit=$sync" "$PGBIN/pgbench" -n -M prepared \
             -h 127.0.0.1 -p "$BENCH_PORT" -U postgres -c 1 -j 1 -T "$RUN_SECONDS" \
+            --log --log-prefix="$BENCH_DIR/txlog" \
             -f "$BENCH_DIR/insert_logutriga.sql@1" -f "$BENCH_DIR/insert_plain.sql@1" \
             "$BENCH_DB" >"$out" 2>&1; then
         cat "$out" >&2
         bench_die "pgbench failed (synchronous_commit=$sync)"
     fi
-    # "latency average = X ms" follows each "SQL script N:" header, in the
-    # order the scripts were given: logutriga first, then plain.
-    lats=$(sed -n 's/^ - latency average = \([0-9.]*\) ms$/\1/p' "$out" | tr '\n' ' ')
-    [ "$(wc -w <<<"$lats")" -eq 2 ] || { cat "$out" >&2; bench_die "no per-script latencies in pgbench output"; }
+    # script 0 of the log is logutriga, script 1 plain
+    lats=$(bench_script_latencies "$BENCH_DIR/txlog" | tr '\n' ' ')
+    rm -f "$BENCH_DIR"/txlog.*
+    [ "$(wc -w <<<"$lats")" -eq 2 ] || { cat "$out" >&2; bench_die "no per-script latencies in the pgbench log"; }
     echo "$lats"
 }
 
 echo
 echo "pgbench -M prepared, 1 client, single-row INSERT per transaction, logutriga and plain interleaved"
-echo "in one session ($RUN_SECONDS s per run, $ROUNDS runs); rates are 1000 / average latency in ms"
+echo "in one session ($RUN_SECONDS s per run, $ROUNDS runs); rates are 1 s / average transaction latency"
 printf '%-11s %12s %12s %7s  %-36s %s\n' sync_commit "logutriga/s" "plain/s" ratio "ratio per run" target
 for sync in on off; do
     trig_rates=() plain_rates=() ratios=()
     for ((round = 1; round <= ROUNDS; round++)); do
         read -r trig_lat plain_lat <<<"$(run_pgbench "$sync")"
-        trig_rates+=("$(awk -v l="$trig_lat" 'BEGIN { printf "%.0f", 1000 / l }')")
-        plain_rates+=("$(awk -v l="$plain_lat" 'BEGIN { printf "%.0f", 1000 / l }')")
+        trig_rates+=("$(awk -v l="$trig_lat" 'BEGIN { printf "%.0f", 1000000 / l }')")
+        plain_rates+=("$(awk -v l="$plain_lat" 'BEGIN { printf "%.0f", 1000000 / l }')")
         ratios+=("$(awk -v t="$trig_lat" -v p="$plain_lat" 'BEGIN { printf "%.3f", p / t }')")
     done
     ratio=$(bench_median "${ratios[@]}")
