@@ -31,23 +31,13 @@ SECONDS_MEASURED=${PGQ_BENCH_SECONDS:-60}
 SETTLE=${PGQ_BENCH_SETTLE:-70}
 DATABASES="idle1 idle2 idle3 idle4 idle5"
 QUEUES=10
-PGQD=${PGQD:-/usr/bin/pgqd}
-[ -x "$PGQD" ] || bench_die "$PGQD not found (apt-get install pgqd, or set PGQD)"
+bench_require_pgqd
 CLK_TCK=$(getconf CLK_TCK)
 
-PGQD_PID=
-stop_pgqd() {
-    if [ -n "$PGQD_PID" ]; then
-        kill "$PGQD_PID" 2>/dev/null || true
-        wait "$PGQD_PID" 2>/dev/null || true
-        PGQD_PID=
-    fi
-}
 
 bench_start_cluster <<EOF
 shared_preload_libraries = 'pgq'
 EOF
-trap 'status=$?; stop_pgqd; (exit $status); bench_cleanup' EXIT
 # only the five idle databases are to be served
 bench_psql -c "DROP EXTENSION pgq CASCADE" >/dev/null 2>&1
 
@@ -120,9 +110,8 @@ initial_database = postgres
 database_list = ${DATABASES// /,}
 syslog = 0
 EOF
-"$PGQD" "$BENCH_DIR/pgqd.ini" >"$BENCH_DIR/pgqd.stdout" 2>&1 &
-PGQD_PID=$!
+bench_start_pgqd "$BENCH_DIR/pgqd.ini"
 sleep "$SETTLE"
 measure pgqd \
     "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE backend_type = 'client backend' AND datname LIKE 'idle%' AND pid <> pg_backend_pid()"
-stop_pgqd
+bench_stop_pgqd

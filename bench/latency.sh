@@ -25,22 +25,12 @@ bench_require_pgq
 
 EVENTS=${PGQ_BENCH_EVENTS:-400}
 INTERVAL_MS=${PGQ_BENCH_INTERVAL_MS:-50}
-PGQD=${PGQD:-/usr/bin/pgqd}
-[ -x "$PGQD" ] || bench_die "$PGQD not found (apt-get install pgqd, or set PGQD)"
+bench_require_pgqd
 
-PGQD_PID=
-stop_pgqd() {
-    if [ -n "$PGQD_PID" ]; then
-        kill "$PGQD_PID" 2>/dev/null || true
-        wait "$PGQD_PID" 2>/dev/null || true
-        PGQD_PID=
-    fi
-}
 
 bench_start_cluster <<EOF
 shared_preload_libraries = 'pgq'
 EOF
-trap 'status=$?; stop_pgqd; (exit $status); bench_cleanup' EXIT
 
 cc -O2 -Wall -pthread -I"$("$PGBIN/pg_config" --includedir)" -o "$BENCH_DIR/latency" \
     "$BENCH_SRC/latency.c" -L"$("$PGBIN/pg_config" --libdir)" -lpq ||
@@ -93,9 +83,8 @@ initial_database = postgres
 database_list = $BENCH_DB
 syslog = 0
 EOF
-"$PGQD" "$BENCH_DIR/pgqd.ini" >"$BENCH_DIR/pgqd.stdout" 2>&1 &
-PGQD_PID=$!
+bench_start_pgqd "$BENCH_DIR/pgqd.ini"
 bench_psql -c "SELECT pgq.create_queue('pgqd_ready')" >/dev/null
 wait_for "SELECT last_tick_id >= 2 FROM pgq.get_queue_info('pgqd_ready')"
 run_series pgqd
-stop_pgqd
+bench_stop_pgqd

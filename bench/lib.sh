@@ -45,6 +45,7 @@ bench_require_pgq() {
 
 bench_cleanup() {
     local status=$?
+    bench_stop_pgqd
     if [ -n "$BENCH_DIR" ] && [ -d "$BENCH_DIR" ]; then
         if [ -f "$BENCH_DIR/data/postmaster.pid" ]; then
             "$PGBIN/pg_ctl" -D "$BENCH_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
@@ -138,4 +139,27 @@ bench_script_latencies() {
     cat "$1".* | awk '
         { sum[$4] += $3; n[$4]++; if ($4 > last) last = $4 }
         END { for (s = 0; s <= last; s++) printf "%.3f\n", sum[s] / n[s] }'
+}
+
+# pgqd, for the benchmarks that compare the in-server ticker with it.
+PGQD=${PGQD:-/usr/bin/pgqd}
+PGQD_PID=
+
+bench_require_pgqd() {
+    [ -x "$PGQD" ] || bench_die "$PGQD not found (apt-get install pgqd, or set PGQD)"
+}
+
+# Start pgqd on the given ini file; it is stopped by bench_stop_pgqd, and at
+# exit by bench_cleanup.
+bench_start_pgqd() {
+    "$PGQD" "$1" >"$BENCH_DIR/pgqd.stdout" 2>&1 &
+    PGQD_PID=$!
+}
+
+bench_stop_pgqd() {
+    if [ -n "$PGQD_PID" ]; then
+        kill "$PGQD_PID" 2>/dev/null || true
+        wait "$PGQD_PID" 2>/dev/null || true
+        PGQD_PID=
+    fi
 }
