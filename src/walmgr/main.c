@@ -1,0 +1,385 @@
+/*-------------------------------------------------------------------------
+ *
+ * main.c
+ *	  walmgr: WAL archiving, base backups and standbys for PostgreSQL 15.
+ *
+ *	  walmgr [OPTION]... INI COMMAND [ARG]...
+ *
+ * One program with one ini file per host, as walmgr3: the primary's ini
+ * (it has master_data) and the archive host's ini.  PostgreSQL itself runs
+ * it as archive_command (xarchive) and restore_command (xrestore); the
+ * primary runs it on the archive host through ssh_command for the x*
+ * commands there.  The one-shot commands take no pidfile, so any number of
+ * them can run at once.
+ *
+ * src/walmgr/main.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres_fe.h"
+
+#include <limits.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "framework/log.h"
+#include "pqexpbuffer.h"
+#include "walmgr.h"
+
+typedef struct Command
+{
+	const char *name;
+	int			(*run) (Walmgr *wm);
+	int			config_error_exit;	/* exit status of a config error */
+} Command;
+
+/*
+ * A config error in archive_command is a transient failure (PostgreSQL
+ * retries and the admin fixes the file); in restore_command it must be
+ * fatal (see restore.c); in admin commands it is a usage error.
+ */
+static const Command commands[] = {
+	{"setup", cmd_setup, WALMGR_EXIT_USAGE},
+	{"stop", cmd_stop, WALMGR_EXIT_USAGE},
+	{"periodic", cmd_periodic, WALMGR_EXIT_USAGE},
+	{"xarchive", cmd_xarchive, WALMGR_EXIT_FAIL},
+	{"xreceive", cmd_xreceive, WALMGR_EXIT_FAIL},
+	{"xrestore", cmd_xrestore, WALMGR_EXIT_RESTORE_ERROR},
+	{"xsetup", cmd_xsetup, WALMGR_EXIT_USAGE},
+	{NULL, NULL, 0}
+};
+
+static const char *const service_names[] = {"walmgr", NULL};
+
+static const char ini_template[] =
+"[walmgr]\n"
+"# job_name = wal-master\n"
+"logfile = ~/log/%(job_name)s.log\n"
+"# pidfile = ~/pid/%(job_name)s.pid\n"
+"\n"
+"### primary side (the presence of master_data makes this a primary ini)\n"
+"# master_db = dbname=postgres\n"
+"# master_data = /var/lib/postgresql/15/main\n"
+"# master_bin = /usr/lib/postgresql/15/bin\n"
+"# master_restart_cmd = pg_ctlcluster 15 main restart\n"
+"# archive host: an ssh destination, or empty/local for this host\n"
+"# slave = archive-host\n"
+"# slave_config = /var/lib/postgresql/conf/wal-slave.ini\n"
+"# ssh_command = ssh -o BatchMode=yes\n"
+"# remote_walmgr = /usr/bin/walmgr\n"
+"# command_interval = 600\n"
+"# periodic_command = /var/lib/postgresql/walshipping/periodic.sh\n"
+"# state_dir = ~/.walmgr/%(job_name)s\n"
+"\n"
+"### archive side (paths on the archive host)\n"
+"walmgr_data = ~/walshipping\n"
+"completed_wals = %(walmgr_data)s/logs.complete\n"
+"partial_wals = %(walmgr_data)s/logs.partial\n"
+"full_backup = %(walmgr_data)s/data.master\n"
+"config_backup = %(walmgr_data)s/config.backup\n"
+"# slave_data = /var/lib/postgresql/15/main\n"
+"# slave_bin = /usr/lib/postgresql/15/bin\n"
+"# slave_stop_cmd = pg_ctlcluster 15 main stop\n"
+"# slave_start_cmd = pg_ctlcluster 15 main start\n"
+"# primary_conninfo = host=primary user=replicator\n"
+"# keep_backups = 0\n"
+"# restore_error_exit = fatal\n"
+"# archive_cleanup = off\n";
+
+static void usage(void);
+static char *strip_host_prefix(char *path);
+
+static void
+usage(void)
+{
+	printf("walmgr manages a WAL archive, base backups and standbys of a PostgreSQL 15 cluster.\n\n");
+	printf("Usage:\n  walmgr [OPTION]... INI COMMAND [ARG]...\n\n");
+	printf("Primary commands:\n");
+	printf("  setup                  enable archiving into the archive (ALTER SYSTEM)\n");
+	printf("  stop [--discard]       stop archiving (--discard: throw WAL away)\n");
+	printf("  periodic               run periodic_command if command_interval has passed\n");
+	printf("  xarchive %%p %%f         archive one file (archive_command)\n");
+	printf("\nArchive host commands:\n");
+	printf("  setup                  create the archive directories\n");
+	printf("  xrestore %%f %%p [%%r]    restore one file (restore_command)\n");
+	printf("  xreceive NAME SIZE SHA256   far end of a remote xarchive\n");
+	printf("  xsetup SYSID SEGSIZE PGVERSION   far end of a remote setup\n");
+	printf("\nOptions:\n");
+	printf("  -n, --dry-run          say what would be done, change nothing\n");
+	printf("      --not-really       same as --dry-run (walmgr3 name)\n");
+	printf("      --force            allow destructive commands\n");
+	printf("      --discard          stop: discard WAL instead of keeping it\n");
+	printf(SKY_SCRIPT_HELP);
+	printf("  -V, --version          output version information, then exit\n");
+	printf("  -?, --help             show this help, then exit\n");
+	printf("\nConnection settings come from the ini (master_db); --set master_db=... overrides.\n");
+	printf("\nExit status: 0 done; 1 failed (xrestore: not in archive); 2 usage or config error;\n"
+		   "3 xarchive: different file already archived; 4 xarchive: invalid input;\n"
+		   "255 xrestore: error other than \"not found\".\n");
+	printf("\nReport bugs to the pgq project issue tracker.\n");
+}
+
+/*
+ * walmgr3's --init-master wrote archive paths as "host:path" for rsync.  The
+ * host part is the slave key's business now; drop it.
+ */
+static char *
+strip_host_prefix(char *path)
+{
+	char	   *colon = strchr(path, ':');
+	char	   *slash = strchr(path, '/');
+
+	if (colon != NULL && path[0] != '/' && path[0] != '~' &&
+		(slash == NULL || colon < slash))
+	{
+		char	   *stripped = pg_strdup(colon + 1);
+
+		pg_free(path);
+		return stripped;
+	}
+	return path;
+}
+
+/* A config value (interpolated); def NULL makes the key required. */
+char *
+wm_get(Walmgr *wm, const char *key, const char *def)
+{
+	return sky_config_get(wm->script.cf, key, def);
+}
+
+/* A path-valued config key: "~" expanded, walmgr3's "host:" prefix dropped. */
+char *
+wm_get_path(Walmgr *wm, const char *key, const char *def)
+{
+	return strip_host_prefix(sky_config_get_file(wm->script.cf, key, def));
+}
+
+/* Is the archive on another host, reached through ssh_command? */
+bool
+wm_remote(Walmgr *wm)
+{
+	return wm->slave[0] != '\0' && strcmp(wm->slave, "local") != 0;
+}
+
+/* s in single quotes for /bin/sh, with embedded quotes escaped */
+char *
+wm_shell_quote(const char *s)
+{
+	PQExpBufferData buf;
+	char	   *result;
+
+	initPQExpBuffer(&buf);
+	appendPQExpBufferChar(&buf, '\'');
+	for (; *s; s++)
+	{
+		if (*s == '\'')
+			appendPQExpBufferStr(&buf, "'\\''");
+		else
+			appendPQExpBufferChar(&buf, *s);
+	}
+	appendPQExpBufferChar(&buf, '\'');
+	result = pg_strdup(buf.data);
+	termPQExpBuffer(&buf);
+	return result;
+}
+
+/*
+ * Run a shell command from the config (restart, periodic, ...).  Returns
+ * its exit status, logging a failure; with --dry-run only logs it.
+ */
+int
+wm_run_shell(Walmgr *wm, const char *what, const char *command)
+{
+	int			status;
+
+	if (wm->dry_run)
+	{
+		log_info("dry run: would run %s: %s", what, command);
+		return 0;
+	}
+	log_info("running %s: %s", what, command);
+	fflush(NULL);
+	status = system(command);
+	if (status == -1)
+	{
+		log_error("could not run %s: %m", what);
+		return 1;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status))
+	{
+		log_error("%s failed with exit status %d", what, WEXITSTATUS(status));
+		return WEXITSTATUS(status);
+	}
+	log_error("%s was terminated by signal %d", what, WTERMSIG(status));
+	return 1;
+}
+
+/*
+ * Resolve the archive layout.  Keys keep their walmgr3 names and defaults:
+ * everything lives under walmgr_data unless given one by one.
+ */
+static void
+load_layout(Walmgr *wm)
+{
+	SkyConfig  *cf = wm->script.cf;
+	char	   *base;
+
+	wm->is_master = sky_config_has(cf, "master_data");
+	wm->slave = wm_get(wm, "slave", "");
+	base = wm_get_path(wm, "walmgr_data", "~/walshipping");
+	wm->completed_wals = sky_config_has(cf, "completed_wals") ?
+		wm_get_path(wm, "completed_wals", NULL) : psprintf("%s/logs.complete", base);
+	wm->partial_wals = sky_config_has(cf, "partial_wals") ?
+		wm_get_path(wm, "partial_wals", NULL) : psprintf("%s/logs.partial", base);
+	wm->full_backup = sky_config_has(cf, "full_backup") ?
+		wm_get_path(wm, "full_backup", NULL) : psprintf("%s/data.master", base);
+	wm->config_backup = sky_config_has(cf, "config_backup") ?
+		wm_get_path(wm, "config_backup", NULL) : psprintf("%s/config.backup", base);
+
+	/*
+	 * Old inis may set only completed_wals; the archive's own files
+	 * (ARCHIVE_ID, flags) then go next to it.
+	 */
+	if (sky_config_has(cf, "walmgr_data"))
+		wm->walmgr_data = base;
+	else if (sky_config_has(cf, "completed_wals"))
+	{
+		wm->walmgr_data = pg_strdup(wm->completed_wals);
+		get_parent_directory(wm->walmgr_data);
+		pg_free(base);
+	}
+	else
+		wm->walmgr_data = base;
+
+	/* keys walmgr3 had that mean nothing now */
+	if (sky_config_has(cf, "use_xlog_functions"))
+		log_debug("ignoring use_xlog_functions: partial WAL is not shipped by SQL any more");
+	if (sky_config_has(cf, "keep_symlinks"))
+		log_debug("ignoring keep_symlinks: backups are taken with pg_basebackup");
+	if (sky_config_has(cf, "hot_standby"))
+		log_debug("ignoring hot_standby: PostgreSQL 15 always uses wal_level replica for it");
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct option long_options[] = {
+		SKY_SCRIPT_LONGOPTS,
+		{"help", no_argument, NULL, '?'},
+		{"version", no_argument, NULL, 'V'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"not-really", no_argument, NULL, 'n'},
+		{"force", no_argument, NULL, 2001},
+		{"discard", no_argument, NULL, 2002},
+		{NULL, 0, NULL, 0}
+	};
+	Walmgr		wm = {0};
+	const Command *cmd;
+	char		self[PATH_MAX];
+	int			c;
+	ssize_t		n;
+
+	sky_log_init("walmgr");
+	wm.script.progname = "walmgr";
+	wm.script.service_names = service_names;
+	wm.script.ini_template = ini_template;
+
+	if (argc > 1)
+	{
+		if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0)
+		{
+			usage();
+			exit(0);
+		}
+		if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+		{
+			puts("walmgr (pgq) " PGQ_VERSION);
+			exit(0);
+		}
+	}
+
+	while ((c = getopt_long(argc, argv, SKY_SCRIPT_SHORTOPTS "nV", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'n':
+				wm.dry_run = true;
+				break;
+			case 2001:
+				wm.force = true;
+				break;
+			case 2002:
+				wm.discard = true;
+				break;
+			case 'V':
+				puts("walmgr (pgq) " PGQ_VERSION);
+				exit(0);
+			case '?':
+				fprintf(stderr, "Try \"walmgr --help\" for more information.\n");
+				exit(WALMGR_EXIT_USAGE);
+			default:
+				if (!sky_script_option(&wm.script, c, optarg))
+				{
+					fprintf(stderr, "Try \"walmgr --help\" for more information.\n");
+					exit(WALMGR_EXIT_USAGE);
+				}
+		}
+	}
+	if (wm.script.print_ini)
+	{
+		sky_script_print_ini(&wm.script);
+		exit(0);
+	}
+	if (optind >= argc)
+	{
+		fprintf(stderr, "walmgr: no config file given\n");
+		fprintf(stderr, "Try \"walmgr --help\" for more information.\n");
+		exit(WALMGR_EXIT_USAGE);
+	}
+	if (optind + 1 >= argc && wm.script.send_signal == 0)
+	{
+		fprintf(stderr, "walmgr: no command given\n");
+		fprintf(stderr, "Try \"walmgr --help\" for more information.\n");
+		exit(WALMGR_EXIT_USAGE);
+	}
+
+	cmd = NULL;
+	if (optind + 1 < argc)
+	{
+		for (cmd = commands; cmd->name != NULL; cmd++)
+			if (strcmp(cmd->name, argv[optind + 1]) == 0)
+				break;
+		if (cmd->name == NULL)
+		{
+			fprintf(stderr, "walmgr: unknown command \"%s\"\n", argv[optind + 1]);
+			fprintf(stderr, "Try \"walmgr --help\" for more information.\n");
+			exit(WALMGR_EXIT_USAGE);
+		}
+		wm.command = cmd->name;
+		wm.args = argv + optind + 2;
+		wm.nargs = argc - optind - 2;
+		sky_log_set_fatal_exit(cmd->config_error_exit);
+	}
+	else
+		sky_log_set_fatal_exit(WALMGR_EXIT_USAGE);
+
+	if (!sky_script_load(&wm.script, argv[optind]))
+		exit(cmd ? cmd->config_error_exit : WALMGR_EXIT_USAGE);
+	if (wm.script.send_signal)
+		exit(sky_script_send_signal(&wm.script));
+
+	/* archive_command must be written with our absolute path */
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0)
+	{
+		self[n] = '\0';
+		wm.self_path = pg_strdup(self);
+	}
+	else
+		wm.self_path = pg_strdup(argv[0]);
+
+	load_layout(&wm);
+	exit(cmd->run(&wm));
+}
