@@ -406,22 +406,25 @@ sky_config_add_override(SkyConfigEntry *list, const char *assignment,
 	return list;
 }
 
-/* Uninterpolated value of key: --set, then the section, [DEFAULT], built-ins. */
+/*
+ * Uninterpolated value of key: --set, then the section, [DEFAULT],
+ * built-ins.  Keys are case-insensitive, as configparser's are.
+ */
 static const char *
 raw_lookup(SkyConfig *cf, const char *key)
 {
+	char	   *lkey = str_lower(key);
 	SkyConfigEntry *e;
+	const char *value = NULL;
 
-	if ((e = entry_find(cf->overrides, key)) != NULL)
-		return e->value;
-	if ((e = entry_find(cf->main->entries, key)) != NULL)
-		return e->value;
-	if (cf->defaults != NULL &&
-		(e = entry_find(cf->defaults->entries, key)) != NULL)
-		return e->value;
-	if ((e = entry_find(cf->builtins, key)) != NULL)
-		return e->value;
-	return NULL;
+	if ((e = entry_find(cf->overrides, lkey)) != NULL ||
+		(e = entry_find(cf->main->entries, lkey)) != NULL ||
+		(cf->defaults != NULL &&
+		 (e = entry_find(cf->defaults->entries, lkey)) != NULL) ||
+		(e = entry_find(cf->builtins, lkey)) != NULL)
+		value = e->value;
+	pg_free(lkey);
+	return value;
 }
 
 static bool
