@@ -19,6 +19,8 @@
 #include "postgres_fe.h"
 
 #include <limits.h>
+#include <signal.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +48,16 @@ static const Command commands[] = {
 	{"xreceive", cmd_xreceive, WALMGR_EXIT_FAIL},
 	{"xrestore", cmd_xrestore, WALMGR_EXIT_RESTORE_ERROR},
 	{"xsetup", cmd_xsetup, WALMGR_EXIT_USAGE},
+	{"backup", cmd_backup, WALMGR_EXIT_USAGE},
+	{"listbackups", cmd_listbackups, WALMGR_EXIT_USAGE},
+	{"restore", cmd_restore, WALMGR_EXIT_USAGE},
+	{"createslave", cmd_createslave, WALMGR_EXIT_USAGE},
+	{"boot", cmd_boot, WALMGR_EXIT_USAGE},
+	{"cleanup", cmd_cleanup, WALMGR_EXIT_USAGE},
+	{"xlock", cmd_xlock, WALMGR_EXIT_USAGE},
+	{"xrelease", cmd_xrelease, WALMGR_EXIT_USAGE},
+	{"xrotate", cmd_xrotate, WALMGR_EXIT_USAGE},
+	{"xpurgewals", cmd_xpurgewals, WALMGR_EXIT_USAGE},
 	{NULL, NULL, 0}
 };
 
@@ -97,10 +109,21 @@ usage(void)
 	printf("Primary commands:\n");
 	printf("  setup                  enable archiving into the archive (ALTER SYSTEM)\n");
 	printf("  stop [--discard]       stop archiving (--discard: throw WAL away)\n");
+	printf("  backup                 take a base backup on the archive host\n");
+	printf("  listbackups            list the backups on the archive host\n");
 	printf("  periodic               run periodic_command if command_interval has passed\n");
 	printf("  xarchive %%p %%f         archive one file (archive_command)\n");
 	printf("\nArchive host commands:\n");
 	printf("  setup                  create the archive directories\n");
+	printf("  backup                 take a verified base backup from primary_conninfo\n");
+	printf("  listbackups            list backups: start time, start and stop WAL, label\n");
+	printf("  restore [SET [DST]]    copy a backup into slave_data (or DST) as a standby\n");
+	printf("  createslave            make slave_data a streaming standby with pg_basebackup\n");
+	printf("  boot                   promote the standby\n");
+	printf("  cleanup --force        remove the archive, all backups and old data directories\n");
+	printf("  xlock [PID] | xrelease take or release the backup lock\n");
+	printf("  xrotate                remove backups beyond keep_backups\n");
+	printf("  xpurgewals             remove WAL older than the oldest kept backup\n");
 	printf("  xrestore %%f %%p [%%r]    restore one file (restore_command)\n");
 	printf("  xreceive NAME SIZE SHA256   far end of a remote xarchive\n");
 	printf("  xsetup SYSID SEGSIZE PGVERSION   far end of a remote setup\n");
@@ -109,6 +132,7 @@ usage(void)
 	printf("      --not-really       same as --dry-run (walmgr3 name)\n");
 	printf("      --force            allow destructive commands\n");
 	printf("      --discard          stop: discard WAL instead of keeping it\n");
+	printf("      --no-standby       restore: recover to the end of the archive and promote\n");
 	printf(SKY_SCRIPT_HELP);
 	printf("  -V, --version          output version information, then exit\n");
 	printf("  -?, --help             show this help, then exit\n");
@@ -217,6 +241,74 @@ wm_run_shell(Walmgr *wm, const char *what, const char *command)
 }
 
 /*
+ * Run a program (no shell) and wait for it, at most timeout seconds when
+ * timeout > 0: then it gets SIGTERM, and SIGKILL 10 s later.  Returns its
+ * exit status, 1 if it could not run or was killed (all logged).
+ */
+int
+wm_run_argv(Walmgr *wm, const char *what, char *const *argv, int timeout)
+{
+	PQExpBufferData shown;
+	pid_t		pid;
+	int			status;
+	int			i;
+	time_t		start = time(NULL);
+	bool		termed = false;
+
+	initPQExpBuffer(&shown);
+	for (i = 0; argv[i] != NULL; i++)
+		appendPQExpBuffer(&shown, "%s%s", i ? " " : "", argv[i]);
+	if (wm->dry_run)
+	{
+		log_info("dry run: would run %s: %s", what, shown.data);
+		termPQExpBuffer(&shown);
+		return 0;
+	}
+	log_info("running %s: %s", what, shown.data);
+	termPQExpBuffer(&shown);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+	{
+		log_error("could not fork: %m");
+		return 1;
+	}
+	if (pid == 0)
+	{
+		execv(argv[0], argv);
+		fprintf(stderr, "could not execute \"%s\": %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	for (;;)
+	{
+		pid_t		r = waitpid(pid, &status, timeout > 0 ? WNOHANG : 0);
+
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+		{
+			log_error("could not wait for %s: %m", what);
+			return 1;
+		}
+		if (timeout > 0 && time(NULL) - start >= timeout + (termed ? 10 : 0))
+		{
+			log_error("%s did not finish within %d s, stopping it", what, timeout);
+			kill(pid, termed ? SIGKILL : SIGTERM);
+			termed = true;
+		}
+		if (timeout > 0)
+			pg_usleep(100 * 1000);
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !termed)
+		return 0;
+	if (WIFEXITED(status))
+		log_error("%s failed with exit status %d", what, WEXITSTATUS(status));
+	else
+		log_error("%s was terminated by signal %d", what, WTERMSIG(status));
+	return (WIFEXITED(status) && WEXITSTATUS(status) != 0) ? WEXITSTATUS(status) : 1;
+}
+
+/*
  * Resolve the archive layout.  Keys keep their walmgr3 names and defaults:
  * everything lives under walmgr_data unless given one by one.
  */
@@ -273,6 +365,7 @@ main(int argc, char **argv)
 		{"not-really", no_argument, NULL, 'n'},
 		{"force", no_argument, NULL, 2001},
 		{"discard", no_argument, NULL, 2002},
+		{"no-standby", no_argument, NULL, 2003},
 		{NULL, 0, NULL, 0}
 	};
 	Walmgr		wm = {0};
@@ -312,6 +405,9 @@ main(int argc, char **argv)
 				break;
 			case 2002:
 				wm.discard = true;
+				break;
+			case 2003:
+				wm.no_standby = true;
 				break;
 			case 'V':
 				puts("walmgr (pgq) " PGQ_VERSION);

@@ -55,6 +55,7 @@ typedef struct Walmgr
 	bool		dry_run;
 	bool		force;
 	bool		discard;
+	bool		no_standby;
 	bool		is_master;		/* the ini has master_data */
 
 	char	   *self_path;		/* absolute path of this executable */
@@ -71,6 +72,8 @@ extern char *wm_get(Walmgr *wm, const char *key, const char *def);
 extern char *wm_get_path(Walmgr *wm, const char *key, const char *def);
 extern bool wm_remote(Walmgr *wm);
 extern int	wm_run_shell(Walmgr *wm, const char *what, const char *command);
+extern int	wm_run_argv(Walmgr *wm, const char *what, char *const *argv,
+						int timeout);
 extern char *wm_shell_quote(const char *s);
 
 /* walfile.c */
@@ -96,6 +99,24 @@ extern int	cmd_xrestore(Walmgr *wm);
 extern int	remote_run(Walmgr *wm, char *const *args, int nargs,
 					   int input_fd, char **output);
 extern int	remote_xarchive(Walmgr *wm, int fd, int64 size, const char *name);
+
+/* backup.c */
+extern int	cmd_backup(Walmgr *wm);
+extern int	cmd_listbackups(Walmgr *wm);
+extern int	cmd_xlock(Walmgr *wm);
+extern int	cmd_xrelease(Walmgr *wm);
+extern int	cmd_xrotate(Walmgr *wm);
+extern int	cmd_xpurgewals(Walmgr *wm);
+extern int	cmd_cleanup(Walmgr *wm);
+extern char *backup_path(Walmgr *wm, int n);
+extern bool remove_tree(const char *path);
+extern bool read_backup_label(const char *dir, char **start_wal,
+							  char **start_time, char **label);
+
+/* standby.c */
+extern int	cmd_restore(Walmgr *wm);
+extern int	cmd_createslave(Walmgr *wm);
+extern int	cmd_boot(Walmgr *wm);
 
 /* setup.c */
 extern int	cmd_setup(Walmgr *wm);

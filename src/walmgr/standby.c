@@ -1,0 +1,461 @@
+/*-------------------------------------------------------------------------
+ *
+ * standby.c
+ *	  Building and promoting a standby: restore, createslave, boot.
+ *
+ * PostgreSQL 15 has no recovery.conf: recovery settings are ordinary
+ * settings, written here to postgresql.auto.conf between two marker
+ * comments (so that a second restore replaces them), and the kind of
+ * recovery is chosen by a signal file: standby.signal for a standby that
+ * keeps following the archive (and primary_conninfo when set),
+ * recovery.signal for a recovery that ends and promotes at the end of the
+ * archive.
+ *
+ * restore copies the backup; walmgr3 moved it, so the newest backup was
+ * gone after the first restore.
+ *
+ * src/walmgr/standby.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres_fe.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "framework/log.h"
+#include "framework/pqutil.h"
+#include "pqexpbuffer.h"
+#include "walmgr.h"
+
+#define BLOCK_BEGIN "# walmgr recovery settings begin"
+#define BLOCK_END "# walmgr recovery settings end"
+
+static bool stop_server(Walmgr *wm, const char *datadir);
+static bool keep_or_remove_old(Walmgr *wm, const char *datadir);
+static bool write_recovery(Walmgr *wm, const char *datadir);
+static bool write_signal(Walmgr *wm, const char *datadir);
+static char *conf_quote(const char *value);
+static int	start_server(Walmgr *wm, const char *datadir);
+
+/* a value as a postgresql.conf string literal */
+static char *
+conf_quote(const char *value)
+{
+	PQExpBufferData buf;
+	char	   *result;
+
+	initPQExpBuffer(&buf);
+	appendPQExpBufferChar(&buf, '\'');
+	for (; *value; value++)
+	{
+		if (*value == '\'')
+			appendPQExpBufferChar(&buf, '\'');
+		appendPQExpBufferChar(&buf, *value);
+	}
+	appendPQExpBufferChar(&buf, '\'');
+	result = pg_strdup(buf.data);
+	termPQExpBuffer(&buf);
+	return result;
+}
+
+/*
+ * Stop the server running in datadir, if any, with slave_stop_cmd, and
+ * wait for it to be gone.
+ */
+static bool
+stop_server(Walmgr *wm, const char *datadir)
+{
+	char	   *pidfile = psprintf("%s/postmaster.pid", datadir);
+	char	   *cmd;
+	int			waited;
+	bool		ok = true;
+
+	if (access(pidfile, F_OK) != 0)
+	{
+		pg_free(pidfile);
+		return true;
+	}
+	cmd = wm_get(wm, "slave_stop_cmd", "");
+	if (cmd[0] == '\0')
+	{
+		log_error("PostgreSQL seems to run in \"%s\" (postmaster.pid exists); stop it or set slave_stop_cmd",
+				  datadir);
+		ok = false;
+	}
+	else if (wm_run_shell(wm, "slave_stop_cmd", cmd) != 0)
+		ok = false;
+	else if (!wm->dry_run)
+	{
+		for (waited = 0; access(pidfile, F_OK) == 0 && waited < 600; waited++)
+			pg_usleep(100 * 1000);
+		if (access(pidfile, F_OK) == 0)
+		{
+			log_error("PostgreSQL in \"%s\" did not stop within 60 s", datadir);
+			ok = false;
+		}
+	}
+	pg_free(cmd);
+	pg_free(pidfile);
+	return ok;
+}
+
+/*
+ * Make room for the new data directory: keep the old one as datadir.N
+ * (backup_datadir = yes, the default) or remove it.
+ */
+static bool
+keep_or_remove_old(Walmgr *wm, const char *datadir)
+{
+	struct stat st;
+	int			n;
+
+	if (stat(datadir, &st) != 0)
+		return true;
+	if (!sky_config_get_bool(wm->script.cf, "backup_datadir", true))
+	{
+		if (wm->dry_run)
+		{
+			log_info("dry run: would remove the old data directory \"%s\"", datadir);
+			return true;
+		}
+		log_info("removing the old data directory \"%s\"", datadir);
+		return remove_tree(datadir);
+	}
+	for (n = 0;; n++)
+	{
+		char	   *old = psprintf("%s.%d", datadir, n);
+
+		if (stat(old, &st) != 0)
+		{
+			bool		ok = true;
+
+			if (wm->dry_run)
+				log_info("dry run: would keep the old data directory as \"%s\"", old);
+			else if (rename(datadir, old) != 0)
+			{
+				log_error("could not rename \"%s\" to \"%s\": %m", datadir, old);
+				ok = false;
+			}
+			else
+				log_info("kept the old data directory as \"%s\"", old);
+			pg_free(old);
+			return ok;
+		}
+		pg_free(old);
+	}
+}
+
+/*
+ * Write walmgr's recovery settings into datadir/postgresql.auto.conf,
+ * replacing an earlier walmgr block.
+ */
+static bool
+write_recovery(Walmgr *wm, const char *datadir)
+{
+	char	   *path = psprintf("%s/postgresql.auto.conf", datadir);
+	char	   *tmp = psprintf("%s/postgresql.auto.conf.walmgr", datadir);
+	char	   *primary = wm_get(wm, "primary_conninfo", "");
+	char	   *slot = wm_get(wm, "primary_slot_name", "");
+	PQExpBufferData text;
+	PQExpBufferData restore;
+	FILE	   *fp;
+	char		line[4096];
+	bool		skipping = false;
+	char	   *q;
+	char	   *qself = wm_shell_quote(wm->self_path);
+	char	   *qini = wm_shell_quote(wm->script.cf->path);
+	bool		ok;
+
+	initPQExpBuffer(&text);
+	fp = fopen(path, "r");
+	if (fp != NULL)
+	{
+		while (fgets(line, sizeof(line), fp) != NULL)
+		{
+			if (strncmp(line, BLOCK_BEGIN, strlen(BLOCK_BEGIN)) == 0)
+				skipping = true;
+			else if (strncmp(line, BLOCK_END, strlen(BLOCK_END)) == 0)
+				skipping = false;
+			else if (!skipping)
+				appendPQExpBufferStr(&text, line);
+		}
+		fclose(fp);
+	}
+
+	initPQExpBuffer(&restore);
+	appendPQExpBuffer(&restore, "%s %s xrestore %%f \"%%p\" %%r", qself, qini);
+	appendPQExpBufferStr(&text, BLOCK_BEGIN "\n");
+	q = conf_quote(restore.data);
+	appendPQExpBuffer(&text, "restore_command = %s\n", q);
+	pg_free(q);
+	appendPQExpBufferStr(&text, "recovery_target_timeline = 'latest'\n");
+	if (primary[0] != '\0')
+	{
+		q = conf_quote(primary);
+		appendPQExpBuffer(&text, "primary_conninfo = %s\n", q);
+		pg_free(q);
+	}
+	if (slot[0] != '\0')
+	{
+		q = conf_quote(slot);
+		appendPQExpBuffer(&text, "primary_slot_name = %s\n", q);
+		pg_free(q);
+	}
+	appendPQExpBufferStr(&text, BLOCK_END "\n");
+
+	if (wm->dry_run)
+	{
+		log_info("dry run: would write recovery settings to \"%s\"", path);
+		ok = true;
+	}
+	else
+	{
+		fp = fopen(tmp, "w");
+		ok = (fp != NULL && fwrite(text.data, 1, text.len, fp) == (size_t) text.len &&
+			  fflush(fp) == 0 && fsync(fileno(fp)) == 0);
+		if (fp != NULL && fclose(fp) != 0)
+			ok = false;
+		if (ok && rename(tmp, path) != 0)
+			ok = false;
+		if (!ok)
+			log_error("could not write \"%s\": %m", path);
+		else
+			log_info("wrote recovery settings to \"%s\"", path);
+	}
+	termPQExpBuffer(&text);
+	termPQExpBuffer(&restore);
+	pg_free(qself);
+	pg_free(qini);
+	pg_free(primary);
+	pg_free(slot);
+	pg_free(path);
+	pg_free(tmp);
+	return ok;
+}
+
+/* standby.signal, or recovery.signal with --no-standby */
+static bool
+write_signal(Walmgr *wm, const char *datadir)
+{
+	const char *name = wm->no_standby ? "recovery.signal" : "standby.signal";
+	const char *other = wm->no_standby ? "standby.signal" : "recovery.signal";
+	char	   *path = psprintf("%s/%s", datadir, name);
+	char	   *otherpath = psprintf("%s/%s", datadir, other);
+	int			fd;
+	bool		ok = true;
+
+	if (wm->dry_run)
+		log_info("dry run: would create \"%s\"", path);
+	else
+	{
+		unlink(otherpath);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || fsync(fd) != 0)
+		{
+			log_error("could not create \"%s\": %m", path);
+			ok = false;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	pg_free(path);
+	pg_free(otherpath);
+	return ok;
+}
+
+/* start with slave_start_cmd, or say how */
+static int
+start_server(Walmgr *wm, const char *datadir)
+{
+	char	   *cmd = wm_get(wm, "slave_start_cmd", "");
+	int			rc = WALMGR_EXIT_OK;
+
+	if (cmd[0] == '\0')
+		log_info("data directory \"%s\" is ready; start PostgreSQL on it (slave_start_cmd is not set)",
+				 datadir);
+	else if (wm_run_shell(wm, "slave_start_cmd", cmd) != 0)
+		rc = WALMGR_EXIT_FAIL;
+	pg_free(cmd);
+	return rc;
+}
+
+/*
+ * walmgr INI restore [SET [DST]] [--no-standby]
+ *
+ * SET is a backup directory name (data.master, data.master.0, ...) next to
+ * full_backup, or a path; the newest backup by default.  DST defaults to
+ * slave_data.
+ */
+int
+cmd_restore(Walmgr *wm)
+{
+	char	   *src;
+	char	   *dst;
+	char	   *start_wal;
+	char	   *start_time;
+	char	   *label;
+	struct stat st;
+	int			rc = WALMGR_EXIT_FAIL;
+
+	if (wm->nargs > 2)
+	{
+		log_error("restore takes at most two arguments: [SET [DST]]");
+		return WALMGR_EXIT_USAGE;
+	}
+	if (wm->nargs >= 1 && strchr(wm->args[0], '/') == NULL)
+	{
+		src = pg_strdup(wm->full_backup);
+		get_parent_directory(src);
+		src = psprintf("%s/%s", src, wm->args[0]);
+	}
+	else
+		src = (wm->nargs >= 1) ? pg_strdup(wm->args[0]) : pg_strdup(wm->full_backup);
+	dst = (wm->nargs == 2) ? pg_strdup(wm->args[1]) : wm_get_path(wm, "slave_data", NULL);
+
+	if (!read_backup_label(src, &start_wal, &start_time, &label))
+	{
+		log_error("\"%s\" is not a complete backup (no backup_label)", src);
+		goto out;
+	}
+	log_info("restoring backup \"%s\" (%s, starts at %s) into \"%s\"",
+			 src, label ? label : "", start_wal, dst);
+	if (!stop_server(wm, dst) || !keep_or_remove_old(wm, dst))
+		goto out;
+	{
+		char	   *argv[] = {"/bin/cp", "-a", src, dst, NULL};
+
+		if (wm_run_argv(wm, "cp", argv, 0) != 0)
+			goto out;
+	}
+	if (!wm->dry_run)
+	{
+		char	   *walstatus = psprintf("%s/pg_wal/archive_status", dst);
+		char	   *info = psprintf("%s/walmgr.info", dst);
+		char	   *manifest = psprintf("%s/backup_manifest", dst);
+
+		/* the copy is a data directory now, not a backup */
+		unlink(info);
+		unlink(manifest);
+		if (stat(walstatus, &st) != 0 && !make_dir(walstatus, false))
+			goto out;
+		chmod(dst, 0700);
+		pg_free(walstatus);
+		pg_free(info);
+		pg_free(manifest);
+	}
+	if (!write_recovery(wm, dst) || !write_signal(wm, dst))
+		goto out;
+	rc = start_server(wm, dst);
+
+out:
+	pg_free(src);
+	pg_free(dst);
+	return rc;
+}
+
+/*
+ * walmgr INI createslave
+ *
+ * A streaming standby straight from the primary: pg_basebackup -X stream
+ * into slave_data, then the same settings as restore.
+ */
+int
+cmd_createslave(Walmgr *wm)
+{
+	char	   *conninfo = wm_get(wm, "primary_conninfo", NULL);
+	char	   *slot = wm_get(wm, "primary_slot_name", "");
+	char	   *dst = wm_get_path(wm, "slave_data", NULL);
+	char	   *bindir = wm_get_path(wm, "slave_bin", "/usr/lib/postgresql/15/bin");
+	char	   *basebackup = psprintf("%s/pg_basebackup", bindir[0] ? bindir : "/usr/lib/postgresql/15/bin");
+	int			rc = WALMGR_EXIT_FAIL;
+
+	if (!stop_server(wm, dst) || !keep_or_remove_old(wm, dst))
+		goto out;
+	{
+		char	   *argv[] = {basebackup, "-d", conninfo, "-D", dst, "-X", "stream",
+			"-c", "fast", "-w", slot[0] ? "-S" : NULL, slot, NULL};
+
+		if (wm_run_argv(wm, "pg_basebackup", argv, 0) != 0)
+			goto out;
+	}
+	if (!write_recovery(wm, dst) || !write_signal(wm, dst))
+		goto out;
+	rc = start_server(wm, dst);
+
+out:
+	pg_free(conninfo);
+	pg_free(slot);
+	pg_free(dst);
+	pg_free(bindir);
+	pg_free(basebackup);
+	return rc;
+}
+
+/*
+ * walmgr INI boot
+ *
+ * Promote the standby (pg_promote, waiting for it) and remove walmgr's
+ * recovery settings, which mean nothing on a primary.
+ */
+int
+cmd_boot(Walmgr *wm)
+{
+	char	   *connstr = wm_get(wm, "slave_db", "dbname=postgres");
+	PGconn	   *conn;
+	char	   *v;
+	static const char *const settings[] = {"restore_command", "recovery_target_timeline",
+	"primary_conninfo", "primary_slot_name", NULL};
+	int			i;
+	int			rc = WALMGR_EXIT_FAIL;
+
+	if (wm->dry_run)
+	{
+		log_info("dry run: would promote the standby at \"%s\"", connstr);
+		pg_free(connstr);
+		return WALMGR_EXIT_OK;
+	}
+	conn = sky_db_connect(connstr, wm->script.job_name);
+	pg_free(connstr);
+	if (conn == NULL)
+		return WALMGR_EXIT_FAIL;
+	v = sky_db_value(conn, "select pg_is_in_recovery()", 0, NULL);
+	if (v == NULL)
+		goto out;
+	if (strcmp(v, "t") == 0)
+	{
+		pg_free(v);
+		v = sky_db_value(conn, "select pg_promote(true, 300)", 0, NULL);
+		if (v == NULL || strcmp(v, "t") != 0)
+		{
+			log_error("the standby was not promoted within 300 s");
+			goto out;
+		}
+		log_info("standby promoted");
+	}
+	else
+		log_info("not in recovery: already promoted");
+	for (i = 0; settings[i] != NULL; i++)
+	{
+		char	   *sql = psprintf("ALTER SYSTEM RESET %s", settings[i]);
+		PGresult   *res = sky_db_exec(conn, sql, 0, NULL);
+
+		pg_free(sql);
+		if (res == NULL)
+			goto out;
+		PQclear(res);
+	}
+	pg_free(v);
+	v = sky_db_value(conn, "select pg_reload_conf()", 0, NULL);
+	if (v != NULL)
+	{
+		log_info("walmgr's recovery settings removed");
+		rc = WALMGR_EXIT_OK;
+	}
+
+out:
+	pg_free(v);
+	PQfinish(conn);
+	return rc;
+}
