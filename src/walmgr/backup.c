@@ -353,10 +353,16 @@ expire(Walmgr *wm)
 
 	if (keep < 1)
 		keep = 1;
-	command = sky_config_has(wm->script.cf, "backup_expire_command") ?
-		wm_get(wm, "backup_expire_command", NULL) :
-		(!wm->is_master && sky_config_has(wm->script.cf, "archive_command")) ?
-		wm_get(wm, "archive_command", NULL) : pg_strdup("");
+	if (sky_config_has(wm->script.cf, "backup_expire_command"))
+		command = wm_get(wm, "backup_expire_command", NULL);
+	else if (!wm->is_master && sky_config_has(wm->script.cf, "archive_command"))
+	{
+		/* walmgr3's name, easily mistaken for PostgreSQL's setting */
+		log_warning("the archive host's \"archive_command\" is deprecated: call it backup_expire_command");
+		command = wm_get(wm, "archive_command", NULL);
+	}
+	else
+		command = pg_strdup("");
 
 	/* backups: full_backup, full_backup.0 ... full_backup.(n-1) */
 	for (;;)
@@ -636,6 +642,11 @@ cmd_xlock(Walmgr *wm)
 		log_error("xlock: invalid pid \"%s\"", wm->args[0]);
 		return WALMGR_EXIT_USAGE;
 	}
+	if (wm->dry_run)
+	{
+		log_info("dry run: would take the backup lock for process %ld", pid);
+		return WALMGR_EXIT_OK;
+	}
 	return lock_take(wm, pid) ? WALMGR_EXIT_OK : WALMGR_EXIT_FAIL;
 }
 
@@ -643,6 +654,11 @@ cmd_xlock(Walmgr *wm)
 int
 cmd_xrelease(Walmgr *wm)
 {
+	if (wm->dry_run)
+	{
+		log_info("dry run: would release the backup lock");
+		return WALMGR_EXIT_OK;
+	}
 	lock_release(wm);
 	return WALMGR_EXIT_OK;
 }

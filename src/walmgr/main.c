@@ -44,6 +44,7 @@ static const Command commands[] = {
 	{"setup", cmd_setup, WALMGR_EXIT_USAGE},
 	{"stop", cmd_stop, WALMGR_EXIT_USAGE},
 	{"periodic", cmd_periodic, WALMGR_EXIT_USAGE},
+	{"status", cmd_status, WALMGR_EXIT_USAGE},
 	{"xarchive", cmd_xarchive, WALMGR_EXIT_FAIL},
 	{"xreceive", cmd_xreceive, WALMGR_EXIT_FAIL},
 	{"xrestore", cmd_xrestore, WALMGR_EXIT_RESTORE_ERROR},
@@ -112,9 +113,11 @@ usage(void)
 	printf("  backup                 take a base backup on the archive host\n");
 	printf("  listbackups            list the backups on the archive host\n");
 	printf("  periodic               run periodic_command if command_interval has passed\n");
+	printf("  status                 archiver state, WAL waiting, the archive host's state\n");
 	printf("  xarchive %%p %%f         archive one file (archive_command)\n");
 	printf("\nArchive host commands:\n");
 	printf("  setup                  create the archive directories\n");
+	printf("  status                 what the archive holds\n");
 	printf("  backup                 take a verified base backup from primary_conninfo\n");
 	printf("  listbackups            list backups: start time, start and stop WAL, label\n");
 	printf("  restore [SET [DST]]    copy a backup into slave_data (or DST) as a standby\n");

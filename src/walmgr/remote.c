@@ -33,6 +33,27 @@
 static pid_t remote_spawn(Walmgr *wm, char *const *args, int nargs,
 						  int *to_child, int *from_child);
 static int	wait_child(pid_t pid, const char *what);
+static bool transport_compression(Walmgr *wm);
+
+/*
+ * walmgr3's compression = 1 meant "rsync -z": compress in transit only.
+ * Here that is ssh's -C.  Compressed storage (gzip, lz4, zstd) is not
+ * implemented; refusing it is better than silently storing uncompressed.
+ */
+static bool
+transport_compression(Walmgr *wm)
+{
+	char	   *value = wm_get(wm, "compression", "none");
+	bool		result = false;
+
+	if (strcmp(value, "1") == 0)
+		result = true;
+	else if (strcmp(value, "0") != 0 && strcmp(value, "none") != 0)
+		sky_fatal("compression = %s is not supported: use none (0) or 1 (ssh transport compression)",
+				  value);
+	pg_free(value);
+	return result;
+}
 
 /*
  * Start walmgr on the archive host with the given command arguments
@@ -73,7 +94,7 @@ remote_spawn(Walmgr *wm, char *const *args, int nargs, int *to_child,
 	/* the remote command line is one argument of ssh, quoted once more */
 	initPQExpBuffer(&cmd);
 	q = wm_shell_quote(wm->slave);
-	appendPQExpBuffer(&cmd, "%s %s ", ssh, q);
+	appendPQExpBuffer(&cmd, "%s%s %s ", ssh, transport_compression(wm) ? " -C" : "", q);
 	pg_free(q);
 	q = wm_shell_quote(remote.data);
 	appendPQExpBufferStr(&cmd, q);

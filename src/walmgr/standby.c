@@ -20,6 +20,7 @@
  */
 #include "postgres_fe.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,6 +39,75 @@ static bool write_recovery(Walmgr *wm, const char *datadir);
 static bool write_signal(Walmgr *wm, const char *datadir);
 static char *conf_quote(const char *value);
 static int	start_server(Walmgr *wm, const char *datadir);
+static bool relocate_wal(Walmgr *wm, const char *datadir);
+
+/*
+ * slave_pg_wal (walmgr3: slave_pg_xlog): keep the standby's pg_wal in
+ * another directory, with a symlink in the data directory.  The directory
+ * must be empty: it may not hold WAL of another cluster.
+ */
+static bool
+relocate_wal(Walmgr *wm, const char *datadir)
+{
+	char	   *target;
+	char	   *pgwal;
+	char	   *from;
+	bool		ok = false;
+	DIR		   *dir;
+	struct dirent *de;
+
+	if (sky_config_has(wm->script.cf, "slave_pg_wal"))
+		target = wm_get_path(wm, "slave_pg_wal", NULL);
+	else if (sky_config_has(wm->script.cf, "slave_pg_xlog"))
+	{
+		log_warning("slave_pg_xlog is deprecated: call it slave_pg_wal");
+		target = wm_get_path(wm, "slave_pg_xlog", NULL);
+	}
+	else
+		return true;
+	if (wm->dry_run)
+	{
+		log_info("dry run: would move pg_wal to \"%s\"", target);
+		pg_free(target);
+		return true;
+	}
+	pgwal = psprintf("%s/pg_wal", datadir);
+	from = psprintf("%s/.", pgwal);
+	if (!make_dir(target, false))
+		goto out;
+	dir = opendir(target);
+	while (dir != NULL && (de = readdir(dir)) != NULL)
+	{
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+		{
+			log_error("slave_pg_wal \"%s\" is not empty", target);
+			closedir(dir);
+			goto out;
+		}
+	}
+	if (dir != NULL)
+		closedir(dir);
+	{
+		char	   *argv[] = {"/bin/cp", "-a", from, target, NULL};
+
+		if (wm_run_argv(wm, "cp", argv, 0) != 0)
+			goto out;
+	}
+	if (!remove_tree(pgwal))
+		goto out;
+	if (symlink(target, pgwal) != 0)
+	{
+		log_error("could not create symbolic link \"%s\": %m", pgwal);
+		goto out;
+	}
+	log_info("pg_wal of \"%s\" is in \"%s\"", datadir, target);
+	ok = true;
+out:
+	pg_free(target);
+	pg_free(pgwal);
+	pg_free(from);
+	return ok;
+}
 
 /* a value as a postgresql.conf string literal */
 static char *
@@ -306,9 +376,11 @@ cmd_restore(Walmgr *wm)
 	}
 	if (wm->nargs >= 1 && strchr(wm->args[0], '/') == NULL)
 	{
-		src = pg_strdup(wm->full_backup);
-		get_parent_directory(src);
-		src = psprintf("%s/%s", src, wm->args[0]);
+		char	   *parent = pg_strdup(wm->full_backup);
+
+		get_parent_directory(parent);
+		src = psprintf("%s/%s", parent, wm->args[0]);
+		pg_free(parent);
 	}
 	else
 		src = (wm->nargs >= 1) ? pg_strdup(wm->args[0]) : pg_strdup(wm->full_backup);
@@ -345,7 +417,7 @@ cmd_restore(Walmgr *wm)
 		pg_free(info);
 		pg_free(manifest);
 	}
-	if (!write_recovery(wm, dst) || !write_signal(wm, dst))
+	if (!relocate_wal(wm, dst) || !write_recovery(wm, dst) || !write_signal(wm, dst))
 		goto out;
 	rc = start_server(wm, dst);
 

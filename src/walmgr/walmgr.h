@@ -118,6 +118,9 @@ extern int	cmd_restore(Walmgr *wm);
 extern int	cmd_createslave(Walmgr *wm);
 extern int	cmd_boot(Walmgr *wm);
 
+/* status.c */
+extern int	cmd_status(Walmgr *wm);
+
 /* setup.c */
 extern int	cmd_setup(Walmgr *wm);
 extern int	cmd_xsetup(Walmgr *wm);

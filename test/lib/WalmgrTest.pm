@@ -116,7 +116,9 @@ sub make_segments
 sub write_fake_ssh
 {
 	my ($path, $filter) = @_;
-	my $body = "#!/bin/sh\n# test stand-in for ssh: ignore the host, run the command here\nshift\n";
+	my $body = "#!/bin/sh\n# test stand-in for ssh: ignore options and host, run the command here\n"
+	  . "echo \"\$@\" >>\"\$0.args\"\n"
+	  . "while [ \"\${1#-}\" != \"\$1\" ]; do shift; done\nshift\n";
 	$body .= defined $filter ? "$filter | /bin/sh -c \"\$1\"\n" : "exec /bin/sh -c \"\$1\"\n";
 	write_file($path, $body);
 	chmod 0755, $path;
