@@ -339,8 +339,9 @@ handle_existing(const char *final, const char *tmp, const char *tmpdir,
  */
 int
 archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
-			  const char *expected_sha)
+			  const char *expected_sha, bool partial)
 {
+	const char *destdir = partial ? wm->partial_wals : wm->completed_wals;
 	WalFileKind kind = walfile_classify(name);
 	char	   *buf = pg_malloc(COPY_BUF_SIZE);
 	size_t		first;
@@ -384,14 +385,14 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 			goto out;
 		}
 	}
-	if (stat(wm->completed_wals, &st) != 0 || !S_ISDIR(st.st_mode))
+	if (stat(destdir, &st) != 0 || !S_ISDIR(st.st_mode))
 	{
 		log_error("archive directory \"%s\" does not exist (run \"walmgr setup\")",
-				  wm->completed_wals);
+				  destdir);
 		goto out;
 	}
 
-	tmpdir = psprintf("%s/.tmp", wm->completed_wals);
+	tmpdir = psprintf("%s/.tmp", destdir);
 	if (mkdir(tmpdir, 0700) != 0 && errno != EEXIST)
 	{
 		log_error("could not create directory \"%s\": %m", tmpdir);
@@ -480,11 +481,19 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 				 (unsigned long long) found.system_identifier, found.wal_segment_size);
 	}
 
-	final = psprintf("%s/%s", wm->completed_wals, name);
-	err = publish_noreplace(tmp, final);
+	final = psprintf("%s/%s", destdir, name);
+
+	/*
+	 * A partial segment grows: each sync replaces the previous copy, which
+	 * is why it lives in its own directory and never in logs.complete.
+	 */
+	if (partial)
+		err = (rename(tmp, final) == 0) ? 0 : errno;
+	else
+		err = publish_noreplace(tmp, final);
 	if (err == EEXIST)
 	{
-		rc = handle_existing(final, tmp, tmpdir, name, sha, wm->completed_wals);
+		rc = handle_existing(final, tmp, tmpdir, name, sha, destdir);
 		pg_free(tmp);
 		tmp = NULL;
 		goto out;
@@ -499,9 +508,9 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 	tmp = NULL;
 	crash_point("after-publish");
 	crash_point("before-dirsync");
-	if (!fsync_path(wm->completed_wals, true))
+	if (!fsync_path(destdir, true))
 		goto out;
-	log_info("archived %s (sha256 %s)", name, sha);
+	log_info("%s %s (sha256 %s)", partial ? "stored partial segment" : "archived", name, sha);
 	rc = WALMGR_EXIT_OK;
 
 out:
@@ -562,9 +571,9 @@ cmd_xarchive(Walmgr *wm)
 		return WALMGR_EXIT_OK;
 	}
 	if (wm_remote(wm))
-		rc = remote_xarchive(wm, fd, st.st_size, name);
+		rc = remote_xarchive(wm, fd, st.st_size, name, false);
 	else
-		rc = archive_store(wm, name, fd, st.st_size, NULL);
+		rc = archive_store(wm, name, fd, st.st_size, NULL, false);
 	close(fd);
 	if (rc == WALMGR_EXIT_OK && wm->is_master)
 		run_periodic_if_due(wm);
@@ -574,7 +583,8 @@ cmd_xarchive(Walmgr *wm)
 /*
  * walmgr SLAVE_INI xreceive NAME SIZE SHA256
  *
- * The far end of a remote xarchive, run through ssh_command.  It answers
+ * The far end of a remote xarchive, run through ssh_command (and, as
+ * "xpartial", of sync, storing into logs.partial).  It answers
  * on stdout, one word per line: HAVE (identical file present, send
  * nothing), SEND (send SIZE bytes on stdin), then OK, CONFLICT, INVALID or
  * ERROR.  Its exit status says the same; log lines go to stderr.
@@ -582,6 +592,7 @@ cmd_xarchive(Walmgr *wm)
 int
 cmd_xreceive(Walmgr *wm)
 {
+	bool		partial = (strcmp(wm->command, "xpartial") == 0);
 	const char *name;
 	char	   *end;
 	long long	size;
@@ -608,8 +619,14 @@ cmd_xreceive(Walmgr *wm)
 		return WALMGR_EXIT_INVALID;
 	}
 
+	if (partial && walfile_classify(name) != WALFILE_SEGMENT)
+	{
+		log_error("xpartial: \"%s\" is not a segment name", name);
+		printf("INVALID\n");
+		return WALMGR_EXIT_INVALID;
+	}
 	final = psprintf("%s/%s", wm->completed_wals, name);
-	if (access(final, F_OK) == 0)
+	if (!partial && access(final, F_OK) == 0)
 	{
 		char	   *have = file_sha256(final, NULL, NULL);
 
@@ -624,7 +641,7 @@ cmd_xreceive(Walmgr *wm)
 	}
 	printf("SEND\n");
 	fflush(stdout);
-	rc = archive_store(wm, name, STDIN_FILENO, size, sha);
+	rc = archive_store(wm, name, STDIN_FILENO, size, sha, partial);
 	switch (rc)
 	{
 		case WALMGR_EXIT_OK:

@@ -14,7 +14,7 @@
 #include "walmgr.h"
 
 extern int	archive_store(Walmgr *wm, const char *name, int in_fd,
-						  int64 size, const char *expected_sha);
+						  int64 size, const char *expected_sha, bool partial);
 extern char *file_sha256(const char *path, const char *other, bool *same);
 
 /* thin wrappers around libpgcommon's SHA-256 that fail loudly */

@@ -45,6 +45,8 @@ static const Command commands[] = {
 	{"stop", cmd_stop, WALMGR_EXIT_USAGE},
 	{"periodic", cmd_periodic, WALMGR_EXIT_USAGE},
 	{"status", cmd_status, WALMGR_EXIT_USAGE},
+	{"sync", cmd_sync, WALMGR_EXIT_USAGE},
+	{"xpartial", cmd_xreceive, WALMGR_EXIT_FAIL},
 	{"xarchive", cmd_xarchive, WALMGR_EXIT_FAIL},
 	{"xreceive", cmd_xreceive, WALMGR_EXIT_FAIL},
 	{"xrestore", cmd_xrestore, WALMGR_EXIT_RESTORE_ERROR},
@@ -114,6 +116,7 @@ usage(void)
 	printf("  listbackups            list the backups on the archive host\n");
 	printf("  periodic               run periodic_command if command_interval has passed\n");
 	printf("  status                 archiver state, WAL waiting, the archive host's state\n");
+	printf("  sync                   copy the segment being written to the archive's logs.partial\n");
 	printf("  xarchive %%p %%f         archive one file (archive_command)\n");
 	printf("\nArchive host commands:\n");
 	printf("  setup                  create the archive directories\n");
@@ -122,13 +125,14 @@ usage(void)
 	printf("  listbackups            list backups: start time, start and stop WAL, label\n");
 	printf("  restore [SET [DST]]    copy a backup into slave_data (or DST) as a standby\n");
 	printf("  createslave            make slave_data a streaming standby with pg_basebackup\n");
-	printf("  boot                   promote the standby\n");
+	printf("  boot [--finish]        promote the standby (--finish: replay logs.partial first)\n");
 	printf("  cleanup --force        remove the archive, all backups and old data directories\n");
 	printf("  xlock [PID] | xrelease take or release the backup lock\n");
 	printf("  xrotate                remove backups beyond keep_backups\n");
 	printf("  xpurgewals             remove WAL older than the oldest kept backup\n");
 	printf("  xrestore %%f %%p [%%r]    restore one file (restore_command)\n");
 	printf("  xreceive NAME SIZE SHA256   far end of a remote xarchive\n");
+	printf("  xpartial NAME SIZE SHA256   far end of a remote sync\n");
 	printf("  xsetup SYSID SEGSIZE PGVERSION   far end of a remote setup\n");
 	printf("\nOptions:\n");
 	printf("  -n, --dry-run          say what would be done, change nothing\n");
@@ -136,6 +140,7 @@ usage(void)
 	printf("      --force            allow destructive commands\n");
 	printf("      --discard          stop: discard WAL instead of keeping it\n");
 	printf("      --no-standby       restore: recover to the end of the archive and promote\n");
+	printf("      --finish           boot: serve logs.partial to the standby before promoting\n");
 	printf(SKY_SCRIPT_HELP);
 	printf("  -V, --version          output version information, then exit\n");
 	printf("  -?, --help             show this help, then exit\n");
@@ -369,6 +374,7 @@ main(int argc, char **argv)
 		{"force", no_argument, NULL, 2001},
 		{"discard", no_argument, NULL, 2002},
 		{"no-standby", no_argument, NULL, 2003},
+		{"finish", no_argument, NULL, 2004},
 		{NULL, 0, NULL, 0}
 	};
 	Walmgr		wm = {0};
@@ -411,6 +417,9 @@ main(int argc, char **argv)
 				break;
 			case 2003:
 				wm.no_standby = true;
+				break;
+			case 2004:
+				wm.finish = true;
 				break;
 			case 'V':
 				puts("walmgr (pgq) " PGQ_VERSION);

@@ -210,13 +210,14 @@ read_reply(FILE *fp)
 }
 
 /*
- * Archive one file on the archive host.  The checksum is computed first
+ * Archive one file on the archive host (with partial, store a partial
+ * segment in its logs.partial instead).  The checksum is computed first
  * and sent with the name, so the far side can answer HAVE without any
  * data crossing the network when it already holds identical content.
  * Success (0) only after the far side said OK and exited 0.
  */
 int
-remote_xarchive(Walmgr *wm, int fd, int64 size, const char *name)
+remote_xarchive(Walmgr *wm, int fd, int64 size, const char *name, bool partial)
 {
 	WalFileKind kind = walfile_classify(name);
 	char	   *buf = pg_malloc(1024 * 1024);
@@ -264,7 +265,7 @@ remote_xarchive(Walmgr *wm, int fd, int64 size, const char *name)
 	sha = sha256_end(ctx);
 
 	snprintf(sizebuf, sizeof(sizebuf), "%lld", (long long) size);
-	args[0] = "xreceive";
+	args[0] = partial ? "xpartial" : "xreceive";
 	args[1] = (char *) name;
 	args[2] = sizebuf;
 	args[3] = sha;

@@ -35,6 +35,50 @@ static bool paused(Walmgr *wm);
 static int	copy_out(Walmgr *wm, const char *src, const char *name,
 					 const char *dst);
 static void cleanup_before(Walmgr *wm, const char *restartpoint);
+static int	serve_partial(Walmgr *wm, const char *name, const char *dst);
+
+/*
+ * While "boot --finish" runs (flags/FINISH exists), a segment missing from
+ * logs.complete is served from the incomplete copies: logs.partial (from
+ * sync) or a .partial file PostgreSQL archived at a promotion.  Whatever is
+ * served is recorded in flags/FINISH.served for boot to see.  Without the
+ * flag, partial WAL is never served: a standby must not replay a segment
+ * that may still change.
+ */
+static int
+serve_partial(Walmgr *wm, const char *name, const char *dst)
+{
+	char	   *flag = psprintf("%s/flags/FINISH", wm->walmgr_data);
+	char	   *candidates[2];
+	int			rc = WALMGR_EXIT_FAIL;
+	int			i;
+
+	if (access(flag, F_OK) != 0)
+	{
+		pg_free(flag);
+		return WALMGR_EXIT_FAIL;
+	}
+	candidates[0] = psprintf("%s/%s", wm->partial_wals, name);
+	candidates[1] = psprintf("%s/%s.partial", wm->completed_wals, name);
+	for (i = 0; i < 2 && rc == WALMGR_EXIT_FAIL; i++)
+	{
+		rc = copy_out(wm, candidates[i], name, dst);
+		if (rc == WALMGR_EXIT_OK)
+		{
+			char	   *served = psprintf("%s.served", flag);
+			FILE	   *fp = fopen(served, "w");
+
+			if (fp == NULL || fprintf(fp, "%s\n", name) < 0 || fclose(fp) != 0)
+				log_warning("could not write \"%s\": %m", served);
+			log_info("served the partial segment \"%s\" for boot --finish", candidates[i]);
+			pg_free(served);
+		}
+	}
+	pg_free(candidates[0]);
+	pg_free(candidates[1]);
+	pg_free(flag);
+	return rc;
+}
 
 /*
  * The PAUSE flag (flags/PAUSE, or walmgr3's logs.complete/PAUSE) holds back
@@ -263,6 +307,8 @@ cmd_xrestore(Walmgr *wm)
 	src = psprintf("%s/%s", wm->completed_wals, name);
 	rc = copy_out(wm, src, name, dst);
 	pg_free(src);
+	if (rc == WALMGR_EXIT_FAIL && walfile_classify(name) == WALFILE_SEGMENT)
+		rc = serve_partial(wm, name, dst);
 
 	if (rc == WALMGR_EXIT_OK && wm->nargs == 3)
 	{

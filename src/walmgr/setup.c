@@ -17,10 +17,13 @@
 #include "postgres_fe.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "access/xlog_internal.h"
+#include "archive.h"
 #include "framework/log.h"
 #include "framework/pqutil.h"
 #include "walmgr.h"
@@ -30,6 +33,7 @@ static PGconn *connect_master(Walmgr *wm);
 static int	set_parameter(Walmgr *wm, PGconn *conn, const char *name,
 						  const char *value, bool *changed);
 static char *archive_command_for(Walmgr *wm);
+static char *current_segment(Walmgr *wm, const char *data);
 
 /*
  * Create the archive tree on this host and record which cluster it
@@ -433,4 +437,179 @@ int
 cmd_periodic(Walmgr *wm)
 {
 	return periodic(wm, true) ? WALMGR_EXIT_OK : WALMGR_EXIT_FAIL;
+}
+
+/*
+ * Where the primary writes WAL now: the segment holding the flush position
+ * of a running server, or, when it is down, the last segment written after
+ * its last checkpoint.
+ */
+static char *
+current_segment(Walmgr *wm, const char *data)
+{
+	char	   *pidfile = psprintf("%s/postmaster.pid", data);
+	char	   *result = NULL;
+
+	if (access(pidfile, F_OK) == 0)
+	{
+		char	   *connstr = wm_get(wm, "master_db", "dbname=postgres");
+		PGconn	   *conn = sky_db_connect(connstr, wm->script.job_name);
+
+		if (conn != NULL)
+		{
+			result = sky_db_value(conn, "select pg_walfile_name(pg_current_wal_flush_lsn())",
+								  0, NULL);
+			PQfinish(conn);
+		}
+		pg_free(connstr);
+	}
+	else
+	{
+		char	   *bindir = wm_get_path(wm, "master_bin", "/usr/lib/postgresql/15/bin");
+		char	   *qbin = psprintf("%s/pg_controldata", bindir[0] ? bindir : "/usr/lib/postgresql/15/bin");
+		char	   *q1 = wm_shell_quote(qbin);
+		char	   *q2 = wm_shell_quote(data);
+		char	   *cmd = psprintf("%s -D %s", q1, q2);
+		FILE	   *fp;
+		char		line[1024];
+		unsigned int hi = 0;
+		unsigned int lo = 0;
+		unsigned int tli = 0;
+		unsigned long segsize = 0;
+
+		fp = popen(cmd, "r");
+		while (fp != NULL && fgets(line, sizeof(line), fp) != NULL)
+		{
+			(void) (sscanf(line, "Latest checkpoint location: %X/%X", &hi, &lo) == 2 ||
+					sscanf(line, "Latest checkpoint's TimeLineID: %u", &tli) == 1 ||
+					sscanf(line, "Bytes per WAL segment: %lu", &segsize) == 1);
+		}
+		if (fp == NULL || pclose(fp) != 0 || tli == 0 || !IsValidWalSegSize(segsize))
+			log_error("could not read the last checkpoint with \"%s\"", cmd);
+		else
+		{
+			XLogSegNo	segno;
+			char		next[MAXFNAMELEN];
+
+			/*
+			 * After a crash WAL goes on past the last checkpoint.  Follow the
+			 * segments whose first page says they are the next one; a
+			 * recycled or preallocated file does not, and ends the walk.
+			 */
+			result = pg_malloc(MAXFNAMELEN);
+			XLByteToSeg(((uint64) hi << 32) | lo, segno, segsize);
+			XLogFileName(result, tli, segno, segsize);
+			for (;;)
+			{
+				char	   *path;
+				int			fd;
+				char		page[XLOG_BLCKSZ];
+				ssize_t		n;
+				struct stat st;
+				ArchiveId	found;
+				char	   *why;
+				bool		valid;
+
+				segno++;
+				XLogFileName(next, tli, segno, segsize);
+				path = psprintf("%s/pg_wal/%s", data, next);
+				fd = open(path, O_RDONLY | O_CLOEXEC);
+				pg_free(path);
+				if (fd < 0)
+					break;
+				n = pread(fd, page, sizeof(page), 0);
+				valid = (n > 0 && fstat(fd, &st) == 0 &&
+						 walfile_check_segment(next, page, n, st.st_size, NULL, &found, &why));
+				close(fd);
+				if (!valid)
+					break;
+				strlcpy(result, next, MAXFNAMELEN);
+			}
+		}
+		pg_free(cmd);
+		pg_free(q1);
+		pg_free(q2);
+		pg_free(qbin);
+		pg_free(bindir);
+	}
+	pg_free(pidfile);
+	return result;
+}
+
+/*
+ * walmgr INI sync
+ *
+ * Copy the segment the primary is writing (not yet archived) to the
+ * archive host's logs.partial, replacing the previous copy, so that
+ * "boot --finish" on a standby can replay it after the primary is lost.
+ * Works with the primary up or down.  The segment is read once into
+ * memory, so what is stored is one consistent snapshot of a file that may
+ * be growing meanwhile.
+ */
+int
+cmd_sync(Walmgr *wm)
+{
+	char	   *data;
+	char	   *current;
+	char	   *path;
+	char	   *done;
+	int			fd;
+	int			mfd;
+	struct stat st;
+	char	   *buf;
+	ssize_t		n;
+	int			rc;
+
+	if (!wm->is_master)
+	{
+		log_error("sync is a primary command: this ini has no master_data");
+		return WALMGR_EXIT_USAGE;
+	}
+	data = wm_get_path(wm, "master_data", NULL);
+	current = current_segment(wm, data);
+	if (current == NULL)
+		return WALMGR_EXIT_FAIL;
+	done = psprintf("%s/pg_wal/archive_status/%s.done", data, current);
+	if (access(done, F_OK) == 0)
+	{
+		log_info("%s is archived already: nothing to sync", current);
+		return WALMGR_EXIT_OK;
+	}
+	path = psprintf("%s/pg_wal/%s", data, current);
+	if (wm->dry_run)
+	{
+		log_info("dry run: would copy \"%s\" to the archive's logs.partial", path);
+		return WALMGR_EXIT_OK;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0)
+	{
+		log_error("could not open \"%s\": %m", path);
+		return WALMGR_EXIT_FAIL;
+	}
+	buf = pg_malloc(st.st_size);
+	n = pread(fd, buf, st.st_size, 0);
+	close(fd);
+	if (n != st.st_size)
+	{
+		log_error("could not read \"%s\": %m", path);
+		return WALMGR_EXIT_FAIL;
+	}
+	mfd = memfd_create("walmgr-sync", MFD_CLOEXEC);
+	if (mfd < 0 || write(mfd, buf, n) != n || lseek(mfd, 0, SEEK_SET) != 0)
+	{
+		log_error("could not buffer \"%s\": %m", path);
+		return WALMGR_EXIT_FAIL;
+	}
+	pg_free(buf);
+	if (wm_remote(wm))
+		rc = remote_xarchive(wm, mfd, n, current, true);
+	else
+		rc = archive_store(wm, current, mfd, n, NULL, true);
+	close(mfd);
+	pg_free(path);
+	pg_free(done);
+	pg_free(current);
+	pg_free(data);
+	return rc;
 }

@@ -40,6 +40,97 @@ static bool write_signal(Walmgr *wm, const char *datadir);
 static char *conf_quote(const char *value);
 static int	start_server(Walmgr *wm, const char *datadir);
 static bool relocate_wal(Walmgr *wm, const char *datadir);
+static bool finish_replay(Walmgr *wm, PGconn *conn);
+static bool partial_pending(Walmgr *wm);
+
+/* Is there a segment in logs.partial that logs.complete lacks? */
+static bool
+partial_pending(Walmgr *wm)
+{
+	DIR		   *dir = opendir(wm->partial_wals);
+	struct dirent *de;
+	bool		pending = false;
+
+	while (dir != NULL && (de = readdir(dir)) != NULL && !pending)
+	{
+		char	   *full;
+
+		if (walfile_classify(de->d_name) != WALFILE_SEGMENT)
+			continue;
+		full = psprintf("%s/%s", wm->completed_wals, de->d_name);
+		pending = (access(full, F_OK) != 0);
+		pg_free(full);
+	}
+	if (dir != NULL)
+		closedir(dir);
+	return pending;
+}
+
+/*
+ * boot --finish: let the standby replay the partial segment before it is
+ * promoted.  Set the FINISH flag, wait until xrestore has served the
+ * partial segment (the startup process asks again every
+ * wal_retrieve_retry_interval) and replay has stopped moving.  Without a
+ * pending partial segment there is nothing to wait for.
+ */
+static bool
+finish_replay(Walmgr *wm, PGconn *conn)
+{
+	char	   *flagdir = psprintf("%s/flags", wm->walmgr_data);
+	char	   *flag = psprintf("%s/FINISH", flagdir);
+	char	   *served = psprintf("%s.served", flag);
+	int			timeout = sky_config_get_int(wm->script.cf, "finish_timeout", 120);
+	char	   *last = NULL;
+	int			waited;
+	int			fd;
+	bool		ok = false;
+
+	unlink(served);
+	if (!make_dir(flagdir, false) ||
+		(fd = open(flag, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0)
+	{
+		log_error("could not create \"%s\": %m", flag);
+		goto out;
+	}
+	close(fd);
+	if (partial_pending(wm))
+	{
+		log_info("waiting for the standby to replay the partial segment");
+		for (waited = 0; access(served, F_OK) != 0 && waited < timeout * 10; waited++)
+			pg_usleep(100 * 1000);
+		if (access(served, F_OK) != 0)
+		{
+			log_error("the standby did not ask for the partial segment within %d s; not promoting", timeout);
+			goto out;
+		}
+	}
+	/* replay has finished when its position stops moving */
+	for (waited = 0; waited < timeout; waited++)
+	{
+		char	   *now = sky_db_value(conn, "select pg_last_wal_replay_lsn()", 0, NULL);
+
+		if (now == NULL)
+			goto out;
+		if (last != NULL && strcmp(now, last) == 0)
+		{
+			log_info("replay stopped at %s", now);
+			pg_free(now);
+			ok = true;
+			break;
+		}
+		pg_free(last);
+		last = now;
+		pg_usleep(1000 * 1000);
+	}
+	if (!ok)
+		log_error("replay did not settle within %d s; not promoting", timeout);
+out:
+	pg_free(last);
+	pg_free(flagdir);
+	pg_free(flag);
+	pg_free(served);
+	return ok;
+}
 
 /*
  * slave_pg_wal (walmgr3: slave_pg_xlog): keep the standby's pg_wal in
@@ -498,6 +589,9 @@ cmd_boot(Walmgr *wm)
 	if (strcmp(v, "t") == 0)
 	{
 		pg_free(v);
+		v = NULL;
+		if (wm->finish && !finish_replay(wm, conn))
+			goto out;
 		v = sky_db_value(conn, "select pg_promote(true, 300)", 0, NULL);
 		if (v == NULL || strcmp(v, "t") != 0)
 		{
@@ -527,6 +621,16 @@ cmd_boot(Walmgr *wm)
 	}
 
 out:
+	if (wm->finish)
+	{
+		char	   *flag = psprintf("%s/flags/FINISH", wm->walmgr_data);
+		char	   *served = psprintf("%s.served", flag);
+
+		unlink(flag);
+		unlink(served);
+		pg_free(flag);
+		pg_free(served);
+	}
 	pg_free(v);
 	PQfinish(conn);
 	return rc;

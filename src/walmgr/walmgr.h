@@ -56,6 +56,7 @@ typedef struct Walmgr
 	bool		force;
 	bool		discard;
 	bool		no_standby;
+	bool		finish;
 	bool		is_master;		/* the ini has master_data */
 
 	char	   *self_path;		/* absolute path of this executable */
@@ -98,7 +99,8 @@ extern int	cmd_xrestore(Walmgr *wm);
 /* remote.c */
 extern int	remote_run(Walmgr *wm, char *const *args, int nargs,
 					   int input_fd, char **output);
-extern int	remote_xarchive(Walmgr *wm, int fd, int64 size, const char *name);
+extern int	remote_xarchive(Walmgr *wm, int fd, int64 size, const char *name,
+							bool partial);
 
 /* backup.c */
 extern int	cmd_backup(Walmgr *wm);
@@ -127,5 +129,6 @@ extern int	cmd_xsetup(Walmgr *wm);
 extern int	cmd_stop(Walmgr *wm);
 extern int	cmd_periodic(Walmgr *wm);
 extern void run_periodic_if_due(Walmgr *wm);
+extern int	cmd_sync(Walmgr *wm);
 
 #endif							/* WALMGR_H */
