@@ -1,5 +1,6 @@
 # walmgr against a running PostgreSQL 15 primary (walmgr.md 4.7, tests 15
-# (--dry-run), 16, 17 and 27): setup through ALTER SYSTEM, the archive flow
+# (--dry-run), 16, 17, 27 and parts of 28): setup through ALTER SYSTEM,
+# stop with and without --discard, status, the archive flow
 # through ssh_command (a local stand-in for ssh) including a failing
 # archive host, and re-archiving after a crash between xarchive's success
 # and PostgreSQL recording it.
@@ -142,6 +143,33 @@ is($node->safe_psql('postgres', 'select failed_count from pg_stat_archiver'),
 is_deeply([ (stat("$complete/$victim"))[ 1, 9 ] ], \@st, '27: archived file not rewritten');
 like(slurp("$dir/slave.log"), qr/$victim is already archived with identical content/,
 	'27: the archive host saw identical content');
+
+#### stop and status (part of test 28)
+
+$r = walmgr($master_ini, 'status');
+is($r->{rc}, 0, 'status exits 0') or diag($r->{stderr});
+like($r->{stdout}, qr/^archiving: by walmgr/m, 'status: archiving by walmgr');
+like($r->{stdout}, qr/^failed: 0,/m, 'status: no failures');
+like($r->{stdout}, qr/^archived segments: \d+$/m, 'status: the archive host\'s part is there');
+
+$r = walmgr($master_ini, 'stop');
+is($r->{rc}, 0, 'stop exits 0');
+like(walmgr($master_ini, 'status')->{stdout}, qr/^archiving: stopped/m, 'status: archiving stopped');
+$node->safe_psql('postgres', 'insert into t values (3)');
+my $kept = $node->safe_psql('postgres', 'select pg_walfile_name(pg_current_wal_lsn()); select pg_switch_wal()');
+$kept = (split /\n/, $kept)[0];
+ok(poll_until(sub { -e "$pgdata/pg_wal/archive_status/$kept.ready" }),
+	'after stop the switched segment waits as .ready');
+ok(!-e "$complete/$kept", '... and is not archived');
+$r = walmgr($master_ini, 'setup');
+is($r->{rc}, 0, 'setup again');
+ok(poll_until(sub { -f "$complete/$kept" }), 'the kept segment is archived after setup');
+
+$r = walmgr($master_ini, 'stop', '--discard');
+is($r->{rc}, 0, 'stop --discard exits 0');
+like($r->{stderr}, qr/WARNING .*WAL will be thrown away/, 'stop --discard warns');
+like(walmgr($master_ini, 'status')->{stdout}, qr/^archiving: DISCARDING WAL/m,
+	'status shows WAL being discarded');
 
 $node->stop;
 done_testing();
