@@ -30,10 +30,10 @@ static int	fatal_exit_code = 1;
 static const char *level_name(SkyLogLevel level);
 static void write_line(int fd, const char *buf, size_t len);
 
+/* Defaults before any switch or config is known: INFO and up, to stderr. */
 void
-sky_log_init(const char *progname)
+sky_log_init(void)
 {
-	(void) progname;
 	log_level = SKY_LOG_INFO;
 	log_to_stderr = true;
 }
@@ -42,12 +42,6 @@ void
 sky_log_set_level(SkyLogLevel level)
 {
 	log_level = level;
-}
-
-SkyLogLevel
-sky_log_get_level(void)
-{
-	return log_level;
 }
 
 /* A daemon has no terminal: its stderr goes to /dev/null. */

@@ -26,9 +26,8 @@ typedef enum SkyLogLevel
 	SKY_LOG_FATAL = 50
 } SkyLogLevel;
 
-extern void sky_log_init(const char *progname);
+extern void sky_log_init(void);
 extern void sky_log_set_level(SkyLogLevel level);
-extern SkyLogLevel sky_log_get_level(void);
 extern void sky_log_set_stderr(bool enabled);
 extern bool sky_log_set_file(const char *path);
 extern bool sky_log_reopen(void);

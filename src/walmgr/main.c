@@ -383,7 +383,7 @@ main(int argc, char **argv)
 	int			c;
 	ssize_t		n;
 
-	sky_log_init("walmgr");
+	sky_log_init();
 	wm.script.progname = "walmgr";
 	wm.script.service_names = service_names;
 	wm.script.ini_template = ini_template;

@@ -51,7 +51,7 @@ main(int argc, char **argv)
 	script.progname = "framework_probe";
 	script.service_names = service_names;
 	script.ini_template = "[framework_probe]\njob_name = probe\n#marker = x\nloop_delay = 1\n";
-	sky_log_init(script.progname);
+	sky_log_init();
 	sky_log_set_fatal_exit(2);
 
 	while ((c = getopt_long(argc, argv, SKY_SCRIPT_SHORTOPTS, long_options, NULL)) != -1)

@@ -16,6 +16,25 @@ use Time::HiRes qw(time);
 use WalmgrTest;
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
+
+# the command line, PostgreSQL style
+my $r = walmgr('--help');
+is($r->{rc}, 0, '--help exits 0');
+like($r->{stdout}, qr/^Usage:\n  walmgr \[OPTION\]\.\.\. INI COMMAND/m, '--help prints the usage');
+$r = walmgr('--version');
+like($r->{stdout}, qr/^walmgr \(pgq\) \d/, '--version');
+$r = walmgr('--no-such-option');
+is($r->{rc}, 2, 'unknown option exits 2');
+like($r->{stderr}, qr/Try "walmgr --help" for more information/, '... with a hint');
+$r = walmgr();
+is($r->{rc}, 2, 'no config file exits 2');
+write_file("$dir/min.ini", "[walmgr]\nwalmgr_data = $dir/min\n");
+$r = walmgr("$dir/min.ini", 'no-such-command');
+is($r->{rc}, 2, 'unknown command exits 2');
+$r = walmgr('--ini');
+is($r->{rc}, 0, '--ini exits 0');
+like($r->{stdout}, qr/^\[walmgr\]$/m, '--ini prints a [walmgr] sample');
+
 my ($node, @segs) = make_segments('src', 4, "$dir/wal");
 $node->stop;
 my ($seg1, $seg2, $seg3, $seg4) = @segs;
@@ -34,7 +53,7 @@ slave_data = $dir/standby
 INI
 my $complete = "$dir/arch/logs.complete";
 
-my $r = walmgr($ini, 'setup');
+$r = walmgr($ini, 'setup');
 is($r->{rc}, 0, 'setup on the archive side');
 ok(-d $complete && -d "$dir/arch/flags", 'setup created the archive tree');
 
