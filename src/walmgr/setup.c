@@ -480,9 +480,12 @@ current_segment(Walmgr *wm, const char *data)
 		fp = popen(cmd, "r");
 		while (fp != NULL && fgets(line, sizeof(line), fp) != NULL)
 		{
-			(void) (sscanf(line, "Latest checkpoint location: %X/%X", &hi, &lo) == 2 ||
-					sscanf(line, "Latest checkpoint's TimeLineID: %u", &tli) == 1 ||
-					sscanf(line, "Bytes per WAL segment: %lu", &segsize) == 1);
+			if (strncmp(line, "Latest checkpoint location:", 27) == 0)
+				sscanf(line + 27, " %X/%X", &hi, &lo);
+			else if (strncmp(line, "Latest checkpoint's TimeLineID:", 31) == 0)
+				sscanf(line + 31, " %u", &tli);
+			else if (strncmp(line, "Bytes per WAL segment:", 22) == 0)
+				sscanf(line + 22, " %lu", &segsize);
 		}
 		if (fp == NULL || pclose(fp) != 0 || tli == 0 || !IsValidWalSegSize(segsize))
 			log_error("could not read the last checkpoint with \"%s\"", cmd);

@@ -537,6 +537,7 @@ cmd_createslave(Walmgr *wm)
 	if (!stop_server(wm, dst) || !keep_or_remove_old(wm, dst))
 		goto out;
 	{
+		/* without a slot the list simply ends before "-S" */
 		char	   *argv[] = {basebackup, "-d", conninfo, "-D", dst, "-X", "stream",
 			"-c", "fast", "-w", slot[0] ? "-S" : NULL, slot, NULL};
 

@@ -17,7 +17,7 @@ foreach my $tool ('strace', 'fiu-run')
 {
 	my $found = grep { -x "$_/$tool" } split(/:/, $ENV{PATH});
 	ok($found, "$tool is installed")
-	  or BAIL_OUT("this test needs $tool (Debian packages strace, fiu-utils)");
+	  or die "this test needs $tool (Debian packages strace, fiu-utils)";
 }
 
 my $dir = PostgreSQL::Test::Utils::tempdir;

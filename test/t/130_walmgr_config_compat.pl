@@ -148,7 +148,7 @@ is(walmgr("$dir/live-master.ini", 'setup')->{rc}, 0, 'setup for real');
 $node->restart;
 $node->safe_psql('postgres', 'create table t (x int); insert into t values (1); select pg_switch_wal()');
 ok(poll_until(sub { grep { /^[0-9A-F]{24}$/ } listdir("$dir/arch/logs.complete") }), 'WAL archived')
-  or BAIL_OUT('archiving does not work');
+  or die "archiving does not work";
 my $slave_ini = "$dir/arch-slave.ini";
 write_file($slave_ini, "[walmgr]\nwalmgr_data = $dir/arch\nslave_data = $dir/standby\n"
 	. "primary_conninfo = " . $node->connstr('postgres') . "\nkeep_backups = 1\n");
