@@ -123,7 +123,9 @@ usage(void)
 	printf("  status                 what the archive holds\n");
 	printf("  backup                 take a verified base backup from primary_conninfo\n");
 	printf("  listbackups            list backups: start time, start and stop WAL, label\n");
-	printf("  restore [SET [DST]]    copy a backup into slave_data (or DST) as a standby\n");
+	printf("  restore [SET [DST]] [TARGET]\n");
+	printf("                         copy a backup into slave_data (or DST) as a standby,\n");
+	printf("                         or for recovery to TARGET\n");
 	printf("  createslave            make slave_data a streaming standby with pg_basebackup\n");
 	printf("  boot [--finish]        promote the standby (--finish: replay logs.partial first)\n");
 	printf("  cleanup --force        remove the archive, all backups and old data directories\n");
@@ -141,6 +143,10 @@ usage(void)
 	printf("      --discard          stop: discard WAL instead of keeping it\n");
 	printf("      --no-standby       restore: recover to the end of the archive and promote\n");
 	printf("      --finish           boot: serve logs.partial to the standby before promoting\n");
+	printf("      --target-time=TIME, --target-lsn=LSN, --target-xid=XID, --target-name=NAME,\n");
+	printf("      --immediate        restore: recover to this point (recovery.signal)\n");
+	printf("      --target-action=promote|pause|shutdown   what to do there (PostgreSQL: pause)\n");
+	printf("      --target-timeline=latest|current|N       timeline to follow (default latest)\n");
 	printf(SKY_SCRIPT_HELP);
 	printf("  -V, --version          output version information, then exit\n");
 	printf("  -?, --help             show this help, then exit\n");
@@ -375,6 +381,13 @@ main(int argc, char **argv)
 		{"discard", no_argument, NULL, 2002},
 		{"no-standby", no_argument, NULL, 2003},
 		{"finish", no_argument, NULL, 2004},
+		{"target-time", required_argument, NULL, 2010},
+		{"target-lsn", required_argument, NULL, 2011},
+		{"target-xid", required_argument, NULL, 2012},
+		{"target-name", required_argument, NULL, 2013},
+		{"immediate", no_argument, NULL, 2014},
+		{"target-action", required_argument, NULL, 2015},
+		{"target-timeline", required_argument, NULL, 2016},
 		{NULL, 0, NULL, 0}
 	};
 	Walmgr		wm = {0};
@@ -420,6 +433,37 @@ main(int argc, char **argv)
 				break;
 			case 2004:
 				wm.finish = true;
+				break;
+			case 2010:
+			case 2011:
+			case 2012:
+			case 2013:
+			case 2014:
+				{
+					static const char *const names[] = {"recovery_target_time",
+						"recovery_target_lsn", "recovery_target_xid",
+					"recovery_target_name", "recovery_target"};
+
+					if (wm.target_setting != NULL)
+					{
+						fprintf(stderr, "walmgr: only one recovery target can be given\n");
+						exit(WALMGR_EXIT_USAGE);
+					}
+					wm.target_setting = names[c - 2010];
+					wm.target_value = (c == 2014) ? "immediate" : optarg;
+				}
+				break;
+			case 2015:
+				if (strcmp(optarg, "promote") != 0 && strcmp(optarg, "pause") != 0 &&
+					strcmp(optarg, "shutdown") != 0)
+				{
+					fprintf(stderr, "walmgr: --target-action must be promote, pause or shutdown\n");
+					exit(WALMGR_EXIT_USAGE);
+				}
+				wm.target_action = optarg;
+				break;
+			case 2016:
+				wm.target_timeline = optarg;
 				break;
 			case 'V':
 				puts("walmgr (pgq) " PGQ_VERSION);

@@ -351,7 +351,17 @@ write_recovery(Walmgr *wm, const char *datadir)
 	q = conf_quote(restore.data);
 	appendPQExpBuffer(&text, "restore_command = %s\n", q);
 	pg_free(q);
-	appendPQExpBufferStr(&text, "recovery_target_timeline = 'latest'\n");
+	q = conf_quote(wm->target_timeline ? wm->target_timeline : "latest");
+	appendPQExpBuffer(&text, "recovery_target_timeline = %s\n", q);
+	pg_free(q);
+	if (wm->target_setting != NULL)
+	{
+		q = conf_quote(wm->target_value);
+		appendPQExpBuffer(&text, "%s = %s\n", wm->target_setting, q);
+		pg_free(q);
+	}
+	if (wm->target_action != NULL)
+		appendPQExpBuffer(&text, "recovery_target_action = '%s'\n", wm->target_action);
 	if (primary[0] != '\0')
 	{
 		q = conf_quote(primary);
@@ -396,12 +406,16 @@ write_recovery(Walmgr *wm, const char *datadir)
 	return ok;
 }
 
-/* standby.signal, or recovery.signal with --no-standby */
+/*
+ * standby.signal, or recovery.signal with --no-standby or a recovery
+ * target: a standby never reaches a target, it keeps waiting for more WAL.
+ */
 static bool
 write_signal(Walmgr *wm, const char *datadir)
 {
-	const char *name = wm->no_standby ? "recovery.signal" : "standby.signal";
-	const char *other = wm->no_standby ? "standby.signal" : "recovery.signal";
+	bool		targeted = wm->no_standby || wm->target_setting != NULL;
+	const char *name = targeted ? "recovery.signal" : "standby.signal";
+	const char *other = targeted ? "standby.signal" : "recovery.signal";
 	char	   *path = psprintf("%s/%s", datadir, name);
 	char	   *otherpath = psprintf("%s/%s", datadir, other);
 	int			fd;
@@ -443,7 +457,7 @@ start_server(Walmgr *wm, const char *datadir)
 }
 
 /*
- * walmgr INI restore [SET [DST]] [--no-standby]
+ * walmgr INI restore [SET [DST]] [--no-standby] [--target-... [--target-action A]]
  *
  * SET is a backup directory name (data.master, data.master.0, ...) next to
  * full_backup, or a path; the newest backup by default.  DST defaults to
@@ -570,7 +584,9 @@ cmd_boot(Walmgr *wm)
 	PGconn	   *conn;
 	char	   *v;
 	static const char *const settings[] = {"restore_command", "recovery_target_timeline",
-	"primary_conninfo", "primary_slot_name", NULL};
+		"primary_conninfo", "primary_slot_name", "recovery_target_time",
+		"recovery_target_lsn", "recovery_target_xid", "recovery_target_name",
+	"recovery_target", "recovery_target_action", NULL};
 	int			i;
 	int			rc = WALMGR_EXIT_FAIL;
 

@@ -57,6 +57,12 @@ typedef struct Walmgr
 	bool		discard;
 	bool		no_standby;
 	bool		finish;
+
+	/* restore: recovery target (at most one) and what to do there */
+	const char *target_setting; /* e.g. "recovery_target_lsn" */
+	const char *target_value;
+	const char *target_action;
+	const char *target_timeline;
 	bool		is_master;		/* the ini has master_data */
 
 	char	   *self_path;		/* absolute path of this executable */
