@@ -56,6 +56,8 @@ static const Command commands[] = {
 	{"restore", cmd_restore, WALMGR_EXIT_USAGE},
 	{"createslave", cmd_createslave, WALMGR_EXIT_USAGE},
 	{"boot", cmd_boot, WALMGR_EXIT_USAGE},
+	{"pause", cmd_pause, WALMGR_EXIT_USAGE},
+	{"continue", cmd_continue, WALMGR_EXIT_USAGE},
 	{"cleanup", cmd_cleanup, WALMGR_EXIT_USAGE},
 	{"xlock", cmd_xlock, WALMGR_EXIT_USAGE},
 	{"xrelease", cmd_xrelease, WALMGR_EXIT_USAGE},
@@ -128,6 +130,7 @@ usage(void)
 	printf("                         or for recovery to TARGET\n");
 	printf("  createslave            make slave_data a streaming standby with pg_basebackup\n");
 	printf("  boot [--finish]        promote the standby (--finish: replay logs.partial first)\n");
+	printf("  pause | continue       pause or resume replay on the standby\n");
 	printf("  cleanup --force        remove the archive, all backups and old data directories\n");
 	printf("  xlock [PID] | xrelease take or release the backup lock\n");
 	printf("  xrotate                remove backups beyond keep_backups\n");

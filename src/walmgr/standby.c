@@ -42,6 +42,7 @@ static int	start_server(Walmgr *wm, const char *datadir);
 static bool relocate_wal(Walmgr *wm, const char *datadir);
 static bool finish_replay(Walmgr *wm, PGconn *conn);
 static bool partial_pending(Walmgr *wm);
+static int	pause_or_continue(Walmgr *wm, bool pause);
 
 /* Is there a segment in logs.partial that logs.complete lacks? */
 static bool
@@ -651,4 +652,101 @@ out:
 	pg_free(v);
 	PQfinish(conn);
 	return rc;
+}
+
+/*
+ * walmgr INI pause / continue
+ *
+ * Through SQL (pg_wal_replay_pause/resume on slave_db) when the standby
+ * accepts connections; otherwise through the PAUSE flag, which makes
+ * xrestore answer "not found" and so holds back archive replay without
+ * blocking the startup process.  That is only safe on a standby: in
+ * targeted recovery (recovery.signal) "not found" ends recovery, so pause
+ * refuses there.
+ */
+static int
+pause_or_continue(Walmgr *wm, bool pause)
+{
+	char	   *connstr = wm_get(wm, "slave_db", "dbname=postgres");
+	char	   *flagdir = psprintf("%s/flags", wm->walmgr_data);
+	char	   *flag = psprintf("%s/PAUSE", flagdir);
+	char	   *oldflag = psprintf("%s/PAUSE", wm->completed_wals);
+	PGconn	   *conn = NULL;
+	int			rc = WALMGR_EXIT_FAIL;
+
+	if (!wm->dry_run)
+		conn = PQconnectdb(connstr);
+	if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
+	{
+		char	   *v = sky_db_value(conn, pause ? "select pg_wal_replay_pause()" :
+									 "select pg_wal_replay_resume()", 0, NULL);
+
+		if (v != NULL)
+		{
+			log_info("replay %s", pause ? "paused" : "resumed");
+			rc = WALMGR_EXIT_OK;
+		}
+		pg_free(v);
+	}
+	else if (wm->dry_run)
+	{
+		log_info("dry run: would %s replay", pause ? "pause" : "resume");
+		rc = WALMGR_EXIT_OK;
+	}
+	else
+	{
+		char	   *data = wm_get_path(wm, "slave_data", NULL);
+		char	   *signal = psprintf("%s/standby.signal", data);
+
+		log_info("cannot connect to the standby (%s): using the PAUSE flag",
+				 PQerrorMessage(conn));
+		if (!pause)
+		{
+			if ((unlink(flag) == 0 || errno == ENOENT) &&
+				(unlink(oldflag) == 0 || errno == ENOENT))
+			{
+				log_info("PAUSE flag removed: archive replay goes on");
+				rc = WALMGR_EXIT_OK;
+			}
+			else
+				log_error("could not remove the PAUSE flag: %m");
+		}
+		else if (access(signal, F_OK) != 0)
+			log_error("refusing to pause through the PAUSE flag: \"%s\" does not exist, and in targeted recovery \"not found\" would end recovery",
+					  signal);
+		else
+		{
+			int			fd;
+
+			if (make_dir(flagdir, false) &&
+				(fd = open(flag, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) >= 0)
+			{
+				close(fd);
+				log_info("PAUSE flag set: archive replay stops at the next segment");
+				rc = WALMGR_EXIT_OK;
+			}
+			else
+				log_error("could not create \"%s\": %m", flag);
+		}
+		pg_free(signal);
+		pg_free(data);
+	}
+	PQfinish(conn);
+	pg_free(connstr);
+	pg_free(flagdir);
+	pg_free(flag);
+	pg_free(oldflag);
+	return rc;
+}
+
+int
+cmd_pause(Walmgr *wm)
+{
+	return pause_or_continue(wm, true);
+}
+
+int
+cmd_continue(Walmgr *wm)
+{
+	return pause_or_continue(wm, false);
 }

@@ -125,6 +125,8 @@ extern bool read_backup_label(const char *dir, char **start_wal,
 extern int	cmd_restore(Walmgr *wm);
 extern int	cmd_createslave(Walmgr *wm);
 extern int	cmd_boot(Walmgr *wm);
+extern int	cmd_pause(Walmgr *wm);
+extern int	cmd_continue(Walmgr *wm);
 
 /* status.c */
 extern int	cmd_status(Walmgr *wm);
