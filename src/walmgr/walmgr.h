@@ -128,6 +128,9 @@ extern int	cmd_boot(Walmgr *wm);
 extern int	cmd_pause(Walmgr *wm);
 extern int	cmd_continue(Walmgr *wm);
 
+/* verify.c */
+extern int	cmd_verify(Walmgr *wm);
+
 /* status.c */
 extern int	cmd_status(Walmgr *wm);
 
