@@ -118,7 +118,8 @@ usage(void)
 	printf("  backup                 take a base backup on the archive host\n");
 	printf("  listbackups            list the backups on the archive host\n");
 	printf("  periodic               run periodic_command if command_interval has passed\n");
-	printf("  status                 archiver state, WAL waiting, the archive host's state\n");
+	printf("  status [--check]       archiver state, WAL waiting, the archive host's state\n");
+	printf("                         (--check: one line, exit 0 OK, 1 WARNING, 2 CRITICAL)\n");
 	printf("  sync                   copy the segment being written to the archive's logs.partial\n");
 	printf("  xarchive %%p %%f         archive one file (archive_command)\n");
 	printf("\nArchive host commands:\n");
@@ -386,6 +387,7 @@ main(int argc, char **argv)
 		{"discard", no_argument, NULL, 2002},
 		{"no-standby", no_argument, NULL, 2003},
 		{"finish", no_argument, NULL, 2004},
+		{"check", no_argument, NULL, 2005},
 		{"target-time", required_argument, NULL, 2010},
 		{"target-lsn", required_argument, NULL, 2011},
 		{"target-xid", required_argument, NULL, 2012},
@@ -438,6 +440,9 @@ main(int argc, char **argv)
 				break;
 			case 2004:
 				wm.finish = true;
+				break;
+			case 2005:
+				wm.check = true;
 				break;
 			case 2010:
 			case 2011:
@@ -517,13 +522,14 @@ main(int argc, char **argv)
 		wm.command = cmd->name;
 		wm.args = argv + optind + 2;
 		wm.nargs = argc - optind - 2;
-		sky_log_set_fatal_exit(cmd->config_error_exit);
+		/* monitoring expects 3 (UNKNOWN) when the check cannot run at all */
+		sky_log_set_fatal_exit(wm.check && cmd->run == cmd_status ? 3 : cmd->config_error_exit);
 	}
 	else
 		sky_log_set_fatal_exit(WALMGR_EXIT_USAGE);
 
 	if (!sky_script_load(&wm.script, argv[optind]))
-		exit(cmd ? cmd->config_error_exit : WALMGR_EXIT_USAGE);
+		exit(cmd ? (wm.check && cmd->run == cmd_status ? 3 : cmd->config_error_exit) : WALMGR_EXIT_USAGE);
 	if (wm.script.send_signal)
 		exit(sky_script_send_signal(&wm.script));
 

@@ -21,10 +21,19 @@
 
 #include "framework/log.h"
 #include "framework/pqutil.h"
+#include "pqexpbuffer.h"
 #include "walmgr.h"
 
 static void archive_status(Walmgr *wm);
 static int	primary_status(Walmgr *wm);
+static int	status_check(Walmgr *wm);
+
+typedef enum CheckLevel
+{
+	CHECK_OK = 0,
+	CHECK_WARNING = 1,
+	CHECK_CRITICAL = 2
+} CheckLevel;
 
 static void
 archive_status(Walmgr *wm)
@@ -183,13 +192,163 @@ primary_status(Walmgr *wm)
 	return rc;
 }
 
-/* walmgr INI status */
+/* walmgr INI status [--check] */
 int
 cmd_status(Walmgr *wm)
 {
+	if (wm->check)
+		return status_check(wm);
 	if (wm->is_master)
 		return primary_status(wm);
 	printf("role: archive host\n");
 	archive_status(wm);
 	return WALMGR_EXIT_OK;
+}
+
+/*
+ * status --check: one line and a Nagios-style exit status, 0 OK,
+ * 1 WARNING, 2 CRITICAL (3 UNKNOWN for a broken config).
+ *
+ *	CRITICAL: archive_command failing (last failure after last success),
+ *			  WAL being discarded, no backup at all, primary unreachable
+ *	WARNING:  archiving stopped, a .ready file older than check_archive_age
+ *			  seconds (default 3600), newest backup older than
+ *			  check_backup_age seconds (default 8 days)
+ */
+
+static void
+check_note(CheckLevel *level, PQExpBuffer msg, CheckLevel l, const char *text)
+{
+	if (l > *level)
+		*level = l;
+	appendPQExpBuffer(msg, "%s%s", msg->len ? "; " : "", text);
+}
+
+static void
+check_archive(Walmgr *wm, CheckLevel *level, PQExpBuffer msg)
+{
+	int			max_age = sky_config_get_int(wm->script.cf, "check_backup_age", 8 * 24 * 3600);
+	char	   *info = psprintf("%s/walmgr.info", wm->full_backup);
+	struct stat st;
+
+	if (stat(info, &st) != 0)
+		check_note(level, msg, CHECK_CRITICAL, "no backup");
+	else if (time(NULL) - st.st_mtime > max_age)
+	{
+		char	   *text = psprintf("newest backup is %lld s old", (long long) (time(NULL) - st.st_mtime));
+
+		check_note(level, msg, CHECK_WARNING, text);
+		pg_free(text);
+	}
+	pg_free(info);
+}
+
+static void
+check_primary(Walmgr *wm, CheckLevel *level, PQExpBuffer msg)
+{
+	char	   *connstr = wm_get(wm, "master_db", "dbname=postgres");
+	char	   *data = wm_get_path(wm, "master_data", NULL);
+	char	   *statusdir = psprintf("%s/pg_wal/archive_status", data);
+	int			max_age = sky_config_get_int(wm->script.cf, "check_archive_age", 3600);
+	PGconn	   *conn = sky_db_connect(connstr, wm->script.job_name);
+	PGresult   *res;
+	DIR		   *dir;
+	struct dirent *de;
+	time_t		oldest = 0;
+	int			ready = 0;
+
+	pg_free(connstr);
+	if (conn == NULL)
+	{
+		check_note(level, msg, CHECK_CRITICAL, "cannot connect to the primary");
+		return;
+	}
+	res = sky_db_exec(conn,
+					  "select (select setting from pg_settings where name = 'archive_command'),"
+					  "       last_failed_time is not null and"
+					  "       (last_archived_time is null or last_failed_time > last_archived_time),"
+					  "       coalesce(last_failed_wal, '')"
+					  "  from pg_stat_archiver", 0, NULL);
+	if (res == NULL)
+		check_note(level, msg, CHECK_CRITICAL, "cannot read pg_stat_archiver");
+	else
+	{
+		const char *command = PQgetvalue(res, 0, 0);
+
+		if (strcmp(PQgetvalue(res, 0, 1), "t") == 0)
+		{
+			char	   *text = psprintf("archive_command failing (last failed: %s)",
+										PQgetvalue(res, 0, 2));
+
+			check_note(level, msg, CHECK_CRITICAL, text);
+			pg_free(text);
+		}
+		if (command[0] == '\0')
+			check_note(level, msg, CHECK_WARNING, "archiving stopped");
+		else if (strcmp(command, "/bin/true") == 0)
+			check_note(level, msg, CHECK_CRITICAL, "WAL is being discarded");
+		PQclear(res);
+	}
+	PQfinish(conn);
+
+	dir = opendir(statusdir);
+	while (dir != NULL && (de = readdir(dir)) != NULL)
+	{
+		size_t		len = strlen(de->d_name);
+		char	   *path;
+		struct stat st;
+
+		if (len <= 6 || strcmp(de->d_name + len - 6, ".ready") != 0)
+			continue;
+		ready++;
+		path = psprintf("%s/%s", statusdir, de->d_name);
+		if (stat(path, &st) == 0 && (oldest == 0 || st.st_mtime < oldest))
+			oldest = st.st_mtime;
+		pg_free(path);
+	}
+	if (dir != NULL)
+		closedir(dir);
+	if (ready > 0 && time(NULL) - oldest > max_age)
+	{
+		char	   *text = psprintf("%d WAL files waiting, the oldest for %lld s",
+									ready, (long long) (time(NULL) - oldest));
+
+		check_note(level, msg, CHECK_WARNING, text);
+		pg_free(text);
+	}
+	pg_free(statusdir);
+	pg_free(data);
+}
+
+static int
+status_check(Walmgr *wm)
+{
+	static const char *const names[] = {"OK", "WARNING", "CRITICAL"};
+	CheckLevel	level = CHECK_OK;
+	PQExpBufferData msg;
+
+	initPQExpBuffer(&msg);
+	if (wm->is_master)
+		check_primary(wm, &level, &msg);
+	if (wm->is_master && wm_remote(wm))
+	{
+		char	   *args[2] = {"status", "--check"};
+		char	   *out = NULL;
+		int			rc = remote_run(wm, args, 2, -1, &out);
+		char	   *dash = out ? strstr(out, " - ") : NULL;
+
+		if (rc > CHECK_CRITICAL || dash == NULL)
+			check_note(&level, &msg, CHECK_CRITICAL, "archive host not reachable");
+		else if (rc != CHECK_OK)
+		{
+			dash[strcspn(dash, "\n")] = '\0';
+			check_note(&level, &msg, (CheckLevel) rc, dash + 3);
+		}
+		pg_free(out);
+	}
+	else
+		check_archive(wm, &level, &msg);
+	printf("WALMGR %s - %s\n", names[level], msg.len ? msg.data : "archiving and backups fine");
+	termPQExpBuffer(&msg);
+	return level;
 }

@@ -57,6 +57,7 @@ typedef struct Walmgr
 	bool		discard;
 	bool		no_standby;
 	bool		finish;
+	bool		check;
 
 	/* restore: recovery target (at most one) and what to do there */
 	const char *target_setting; /* e.g. "recovery_target_lsn" */
