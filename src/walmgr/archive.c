@@ -619,9 +619,9 @@ cmd_xreceive(Walmgr *wm)
 		return WALMGR_EXIT_INVALID;
 	}
 
-	if (partial && walfile_classify(name) != WALFILE_SEGMENT)
+	if (partial && walfile_classify(name) != WALFILE_PARTIAL)
 	{
-		log_error("xpartial: \"%s\" is not a segment name", name);
+		log_error("xpartial: \"%s\" is not a partial segment name", name);
 		printf("INVALID\n");
 		return WALMGR_EXIT_INVALID;
 	}

@@ -39,8 +39,9 @@ static int	serve_partial(Walmgr *wm, const char *name, const char *dst);
 
 /*
  * While "boot --finish" runs (flags/FINISH exists), a segment missing from
- * logs.complete is served from the incomplete copies: logs.partial (from
- * sync) or a .partial file PostgreSQL archived at a promotion.  Whatever is
+ * logs.complete is served from the incomplete copies: NAME.partial in
+ * logs.partial (written by sync, or by pg_receivewal under receive) or a
+ * .partial file PostgreSQL archived at a promotion.  Whatever is
  * served is recorded in flags/FINISH.served for boot to see.  Without the
  * flag, partial WAL is never served: a standby must not replay a segment
  * that may still change.
@@ -58,7 +59,7 @@ serve_partial(Walmgr *wm, const char *name, const char *dst)
 		pg_free(flag);
 		return WALMGR_EXIT_FAIL;
 	}
-	candidates[0] = psprintf("%s/%s", wm->partial_wals, name);
+	candidates[0] = psprintf("%s/%s.partial", wm->partial_wals, name);
 	candidates[1] = psprintf("%s/%s.partial", wm->completed_wals, name);
 	for (i = 0; i < 2 && rc == WALMGR_EXIT_FAIL; i++)
 	{

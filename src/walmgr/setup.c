@@ -560,6 +560,7 @@ cmd_sync(Walmgr *wm)
 	int			mfd;
 	struct stat st;
 	char	   *buf;
+	char	   *partial_name;
 	ssize_t		n;
 	int			rc;
 
@@ -605,10 +606,13 @@ cmd_sync(Walmgr *wm)
 		return WALMGR_EXIT_FAIL;
 	}
 	pg_free(buf);
+	/* stored as pg_receivewal names its segment in progress */
+	partial_name = psprintf("%s.partial", current);
 	if (wm_remote(wm))
-		rc = remote_xarchive(wm, mfd, n, current, true);
+		rc = remote_xarchive(wm, mfd, n, partial_name, true);
 	else
-		rc = archive_store(wm, current, mfd, n, NULL, true);
+		rc = archive_store(wm, partial_name, mfd, n, NULL, true);
+	pg_free(partial_name);
 	close(mfd);
 	pg_free(path);
 	pg_free(done);

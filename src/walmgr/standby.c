@@ -44,7 +44,7 @@ static bool finish_replay(Walmgr *wm, PGconn *conn);
 static bool partial_pending(Walmgr *wm);
 static int	pause_or_continue(Walmgr *wm, bool pause);
 
-/* Is there a segment in logs.partial that logs.complete lacks? */
+/* Is there a partial segment in logs.partial that logs.complete lacks? */
 static bool
 partial_pending(Walmgr *wm)
 {
@@ -56,9 +56,9 @@ partial_pending(Walmgr *wm)
 	{
 		char	   *full;
 
-		if (walfile_classify(de->d_name) != WALFILE_SEGMENT)
+		if (walfile_classify(de->d_name) != WALFILE_PARTIAL)
 			continue;
-		full = psprintf("%s/%s", wm->completed_wals, de->d_name);
+		full = psprintf("%s/%.24s", wm->completed_wals, de->d_name);
 		pending = (access(full, F_OK) != 0);
 		pg_free(full);
 	}

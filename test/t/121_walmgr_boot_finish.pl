@@ -80,9 +80,9 @@ $primary->stop('immediate');
 $r = walmgr($master_ini, 'sync');
 is($r->{rc}, 0, 'sync after the primary crashed (end of WAL from pg_controldata and headers)')
   or diag($r->{stderr});
-my @partial = grep { /^[0-9A-F]{24}$/ } listdir("$dir/walshipping/logs.partial");
+my @partial = grep { /^[0-9A-F]{24}\.partial$/ } listdir("$dir/walshipping/logs.partial");
 is(scalar(@partial), 1, 'one segment in logs.partial');
-ok(!-e "$dir/walshipping/logs.complete/$partial[0]", '... that logs.complete does not have');
+ok(!-e "$dir/walshipping/logs.complete/" . substr($partial[0], 0, 24), '... that logs.complete does not have');
 is($standby->safe_psql('postgres', 'select count(*) from t'), '1000',
 	'without --finish the standby does not see the partial segment');
 
