@@ -54,6 +54,7 @@ static const Command commands[] = {
 	{"backup", cmd_backup, WALMGR_EXIT_USAGE},
 	{"listbackups", cmd_listbackups, WALMGR_EXIT_USAGE},
 	{"verify", cmd_verify, WALMGR_EXIT_USAGE},
+	{"receive", cmd_receive, WALMGR_EXIT_FAIL},
 	{"restore", cmd_restore, WALMGR_EXIT_USAGE},
 	{"createslave", cmd_createslave, WALMGR_EXIT_USAGE},
 	{"boot", cmd_boot, WALMGR_EXIT_USAGE},
@@ -128,6 +129,7 @@ usage(void)
 	printf("  backup                 take a verified base backup from primary_conninfo\n");
 	printf("  listbackups            list backups: start time, start and stop WAL, label\n");
 	printf("  verify                 check every backup and the WAL from the oldest to the newest\n");
+	printf("  receive                supervise pg_receivewal into the archive (use -d to detach)\n");
 	printf("  restore [SET [DST]] [TARGET]\n");
 	printf("                         copy a backup into slave_data (or DST) as a standby,\n");
 	printf("                         or for recovery to TARGET\n");

@@ -129,6 +129,9 @@ extern int	cmd_boot(Walmgr *wm);
 extern int	cmd_pause(Walmgr *wm);
 extern int	cmd_continue(Walmgr *wm);
 
+/* receive.c */
+extern int	cmd_receive(Walmgr *wm);
+
 /* verify.c */
 extern int	cmd_verify(Walmgr *wm);
 
