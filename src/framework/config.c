@@ -650,3 +650,45 @@ sky_config_get_bool(SkyConfig *cf, const char *key, bool def)
 	sky_fatal("config file \"%s\": value of \"%s\" is not a boolean: \"%s\"",
 			  cf->path, key, value);
 }
+
+/* A size: a number with an optional unit K, M or G (B and spaces allowed). */
+int64
+sky_config_get_bytes(SkyConfig *cf, const char *key, int64 def)
+{
+	char	   *value;
+	char	   *end;
+	double		v;
+	int64		mult = 1;
+
+	if (!sky_config_has(cf, key))
+		return def;
+	value = sky_config_get(cf, key, NULL);
+	errno = 0;
+	v = strtod(value, &end);
+	while (*end == ' ')
+		end++;
+	switch (pg_toupper((unsigned char) *end))
+	{
+		case 'K':
+			mult = 1024;
+			end++;
+			break;
+		case 'M':
+			mult = 1024 * 1024;
+			end++;
+			break;
+		case 'G':
+			mult = 1024 * 1024 * 1024;
+			end++;
+			break;
+	}
+	if (pg_toupper((unsigned char) *end) == 'B')
+		end++;
+	while (*end == ' ')
+		end++;
+	if (errno != 0 || end == value || *end != '\0' || v < 0)
+		sky_fatal("config file \"%s\": value of \"%s\" is not a size: \"%s\"",
+				  cf->path, key, value);
+	pg_free(value);
+	return (int64) (v * mult);
+}

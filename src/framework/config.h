@@ -57,6 +57,7 @@ extern char *sky_config_get_file(SkyConfig *cf, const char *key, const char *def
 extern int	sky_config_get_int(SkyConfig *cf, const char *key, int def);
 extern double sky_config_get_float(SkyConfig *cf, const char *key, double def);
 extern bool sky_config_get_bool(SkyConfig *cf, const char *key, bool def);
+extern int64 sky_config_get_bytes(SkyConfig *cf, const char *key, int64 def);
 extern char *sky_expand_home(const char *path);
 
 #endif							/* SKY_CONFIG_H */

@@ -15,6 +15,8 @@
 #include "postgres_fe.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,9 +28,12 @@ static bool log_to_stderr = true;
 static int	log_fd = -1;
 static char *log_path = NULL;
 static int	fatal_exit_code = 1;
+static long rotate_size = 0;	/* 0: never rotate */
+static int	rotate_count = 0;
 
 static const char *level_name(SkyLogLevel level);
 static void write_line(int fd, const char *buf, size_t len);
+static void rotate_if_needed(void);
 
 /* Defaults before any switch or config is known: INFO and up, to stderr. */
 void
@@ -94,6 +99,61 @@ sky_log_reopen(void)
 	ok = sky_log_set_file(path);
 	pg_free(path);
 	return ok;
+}
+
+/*
+ * Rotate the log file when it grows beyond size bytes, keeping count old
+ * files (name.1 is the newest).  size 0 turns rotation off, for setups
+ * that rotate with logrotate and "-r" instead.
+ */
+void
+sky_log_set_rotation(long size, int count)
+{
+	rotate_size = size;
+	rotate_count = count;
+}
+
+/*
+ * Several processes may append to one log file (archive_command runs walmgr
+ * once per segment).  The one that finds it too big takes an flock on it
+ * and renames the files down the chain; a process that finds the name
+ * already pointing to a new file only reopens it.
+ */
+static void
+rotate_if_needed(void)
+{
+	static bool rotating = false;
+	struct stat st_fd;
+	struct stat st_path;
+	int			i;
+
+	/* a failure to reopen is logged, and must not rotate again */
+	if (rotating || rotate_size <= 0 || log_fd < 0 || fstat(log_fd, &st_fd) != 0 ||
+		st_fd.st_size < rotate_size)
+		return;
+	if (flock(log_fd, LOCK_EX) != 0)
+		return;
+	rotating = true;
+	if (stat(log_path, &st_path) == 0 && st_path.st_ino == st_fd.st_ino &&
+		st_path.st_dev == st_fd.st_dev)
+	{
+		for (i = rotate_count; i >= 1; i--)
+		{
+			char	   *from = (i == 1) ? pg_strdup(log_path) : psprintf("%s.%d", log_path, i - 1);
+			char	   *to = psprintf("%s.%d", log_path, i);
+
+			if (i == rotate_count)
+				unlink(to);
+			rename(from, to);
+			pg_free(from);
+			pg_free(to);
+		}
+		if (rotate_count < 1)
+			unlink(log_path);
+	}
+	flock(log_fd, LOCK_UN);
+	sky_log_reopen();
+	rotating = false;
 }
 
 /*
@@ -168,7 +228,10 @@ vlog(SkyLogLevel level, const char *fmt, va_list ap)
 	if (log_to_stderr)
 		write_line(STDERR_FILENO, line, len);
 	if (log_fd >= 0)
+	{
 		write_line(log_fd, line, len);
+		rotate_if_needed();
+	}
 	errno = save_errno;
 }
 

@@ -6,7 +6,8 @@
  * Every line is "YYYY-MM-DD HH:MM:SS,mmm PID LEVEL message", the format
  * Skytools scripts have always written, so that existing log watchers keep
  * working.  Lines go to stderr and, when configured, to a log file that is
- * reopened on request (SIGHUP) so that logrotate can move it away.
+ * rotated by size (log_size, log_count, as Skytools did) and reopened on
+ * request (SIGHUP) so that logrotate can move it away instead.
  *
  * src/framework/log.h
  *
@@ -31,6 +32,7 @@ extern void sky_log_set_level(SkyLogLevel level);
 extern void sky_log_set_stderr(bool enabled);
 extern bool sky_log_set_file(const char *path);
 extern bool sky_log_reopen(void);
+extern void sky_log_set_rotation(long size, int count);
 extern void sky_log_set_fatal_exit(int code);
 
 extern void sky_log(SkyLogLevel level, const char *fmt,...) pg_attribute_printf(2, 3);

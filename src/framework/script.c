@@ -141,6 +141,9 @@ apply_config(SkyScript *script)
 	script->loop_delay = sky_config_get_float(cf, "loop_delay", 1.0);
 	script->exception_sleep = sky_config_get_float(cf, "exception_sleep", 20.0);
 
+	/* Skytools' defaults: 10 MB, 3 old files */
+	sky_log_set_rotation((long) sky_config_get_bytes(cf, "log_size", 10 * 1024 * 1024),
+						 sky_config_get_int(cf, "log_count", 3));
 	logfile = sky_config_get_file(cf, "logfile", "");
 	if (script->logfile == NULL || strcmp(logfile, script->logfile) != 0)
 	{

@@ -7,7 +7,7 @@
  * the rest of it so that test/t/090_framework.pl can check config parsing,
  * daemon mode, the pidfile, signals and log reopening in isolation.
  *
- *	framework_probe [switches] INI get KEY [str|file|int|float|bool] [DEFAULT]
+ *	framework_probe [switches] INI get KEY [str|file|int|float|bool|bytes] [DEFAULT]
  *	framework_probe [switches] INI loop
  *
  * "get" prints one value.  "loop" logs one "work marker=..." line per
@@ -92,6 +92,8 @@ main(int argc, char **argv)
 			printf("%d\n", sky_config_get_int(script.cf, key, 0));
 		else if (strcmp(type, "float") == 0)
 			printf("%g\n", sky_config_get_float(script.cf, key, 0));
+		else if (strcmp(type, "bytes") == 0)
+			printf("%lld\n", (long long) sky_config_get_bytes(script.cf, key, 0));
 		else if (strcmp(type, "bool") == 0)
 			printf("%s\n", sky_config_get_bool(script.cf, key, false) ? "true" : "false");
 		else

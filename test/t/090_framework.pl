@@ -1,8 +1,8 @@
 # The shared client frame (src/framework), driven through the test-only
 # program test/framework/framework_probe: INI compatibility with Skytools
-# (Python 3 configparser rules), --set and --ini, the log line format and
-# levels, daemon mode with a readiness report, the locked pidfile, and the
-# control switches -r/-s/-k with log reopening.
+# (Python 3 configparser rules), --set and --ini, the log line format,
+# levels and rotation by size, daemon mode with a readiness report, the
+# locked pidfile, and the control switches -r/-s/-k with log reopening.
 
 use strict;
 use warnings;
@@ -95,6 +95,10 @@ ratio = 2.5
 flag_yes = Yes
 flag_off = off
 flag_bad = maybe
+size_m = 10M
+size_kb = 2 KB
+size_plain = 512
+size_bad = 5 parsecs
 empty =
 
 [other]
@@ -149,6 +153,11 @@ is(get_value($ini, 'flag_yes', 'bool'), 'true', 'bool getter: Yes');
 is(get_value($ini, 'flag_off', 'bool'), 'false', 'bool getter: off');
 like(get_value($ini, 'flag_bad', 'bool'), qr/ERROR\(2\).*not a boolean/s,
 	'bool getter rejects garbage');
+
+is(get_value($ini, 'size_m', 'bytes'), 10 * 1024 * 1024, 'bytes getter: 10M');
+is(get_value($ini, 'size_kb', 'bytes'), 2048, 'bytes getter: 2 KB');
+is(get_value($ini, 'size_plain', 'bytes'), 512, 'bytes getter: plain number');
+like(get_value($ini, 'size_bad', 'bytes'), qr/ERROR\(2\).*not a size/s, 'bytes getter rejects garbage');
 
 ($rc, $out, $err) = probe('--set', 'base=/override', $ini, 'get', 'logs');
 is($out, "/override/data/logs\n", '--set wins over the file and feeds interpolation');
@@ -266,6 +275,22 @@ like(slurp($logfile), qr/ignoring stale pidfile .* \(pid 1\)/, 'the stale pidfil
 is($rc, 0, '-k exits 0');
 ok(poll_until(sub { !kill(0, $pid) }), 'the daemon stops after -k (SIGTERM)');
 like(slurp($logfile), qr/terminated by signal/, 'the termination is logged');
+
+# rotation by size: log_count old files, never more
+my $rini = "$dir/rotate.ini";
+my $rlog = "$dir/rotate.log";
+write_file($rini, "[framework_probe]\npidfile = $dir/rotate.pid\nlogfile = $rlog\n"
+	  . "loop_delay = 0.01\nlog_size = 2K\nlog_count = 2\nmarker = rotating\n");
+($rc, $out, $err) = probe('-d', $rini, 'loop');
+is($rc, 0, 'rotation: daemon started');
+ok(poll_until(sub { -e "$rlog.2" }), 'rotation: the log was rotated twice');
+my $rpid = slurp("$dir/rotate.pid");
+chomp $rpid;
+($rc, $out, $err) = probe('-s', $rini);
+ok(poll_until(sub { !kill(0, $rpid) }), 'rotation: daemon stopped');
+ok(!-e "$rlog.3", 'rotation: no more than log_count old files');
+cmp_ok(-s "$rlog.1", '<', 4096, 'rotation: rotated files stay near log_size');
+like(slurp("$rlog.1"), qr/work marker=rotating/, 'rotation: rotated files hold log lines');
 
 # a daemon that fails after detaching: the parent reports the failure
 my $failini = "$dir/fail.ini";
