@@ -1,6 +1,7 @@
 # walmgr verify (walmgr.md 4.7, test 29): OK on a healthy archive with two
 # timelines; non-zero after deleting a segment in the middle, after removing
-# a .history file, and after flipping a byte in a backup file.
+# a .history file, and after flipping a byte in a backup file.  On the way,
+# test 24: PITR from the old backup to a time on the new timeline.
 
 use strict;
 use warnings;
@@ -56,8 +57,10 @@ $copy->append_conf('postgresql.conf', "port = " . $copy->port . "\n");
 $copy->start;
 ok($copy->poll_query_until('postgres', 'select not pg_is_in_recovery()'), 'the copy promoted');
 ok(poll_until(sub { -e "$complete/00000002.history" }), 'timeline 2 history archived');
+$copy->safe_psql('postgres', 'insert into t values (3)');
+my $t2 = $copy->safe_psql('postgres', 'select now()');
 my $tl2 = $copy->safe_psql('postgres',
-	'insert into t values (3); select pg_walfile_name(pg_current_wal_lsn()); select pg_switch_wal()');
+	'insert into t values (4); select pg_walfile_name(pg_current_wal_lsn()); select pg_switch_wal()');
 $tl2 = (split /\n/, $tl2)[0];
 like($tl2, qr/^00000002/, 'the copy writes timeline 2');
 ok(poll_until(sub { -e "$complete/$tl2" }), 'timeline 2 WAL archived');
@@ -66,6 +69,22 @@ $copy->stop;
 $r = walmgr($ini, 'verify');
 is($r->{rc}, 0, 'verify: healthy across a timeline switch') or diag($r->{stderr});
 like($r->{stderr}, qr/WAL complete on timeline 2/, 'verify: follows timeline 2');
+
+# test 24: from the backup taken on timeline 1, recover to a time on
+# timeline 2 (recovery_target_timeline = latest follows the history)
+my $pitr = PostgreSQL::Test::Cluster->new('pitr');
+my $pini = "$dir/pitr.ini";
+write_file($pini, "[walmgr]\nwalmgr_data = $dir/walshipping\nslave_data = " . $pitr->data_dir . "\n");
+$r = walmgr($pini, 'restore', "--target-time=$t2", '--target-action=promote');
+is($r->{rc}, 0, '24: restore of the timeline 1 backup to a time on timeline 2') or diag($r->{stderr});
+$pitr->append_conf('postgresql.conf', "port = " . $pitr->port . "\narchive_mode = off\n");
+$pitr->start;
+ok($pitr->poll_query_until('postgres', 'select not pg_is_in_recovery()'), '24: recovery reached the target');
+is($pitr->safe_psql('postgres', 'select count(*) filter (where x = 3), count(*) filter (where x = 4) from t'),
+	'1|0', '24: rows of timeline 2 up to the target, none after');
+is($pitr->safe_psql('postgres', 'select timeline_id from pg_control_checkpoint()'), '3',
+	'24: promoted onto timeline 3');
+$pitr->stop;
 
 # a segment in the middle missing
 my @tl1 = grep { /^00000001[0-9A-F]{16}$/ } listdir($complete);
