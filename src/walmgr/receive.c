@@ -39,7 +39,7 @@ typedef struct Receiver
 {
 	Walmgr	   *wm;
 	pid_t		child;
-	time_t		last_start;
+	double		last_start;		/* monotonic seconds */
 } Receiver;
 
 static char *receivewal_path(Walmgr *wm);
@@ -47,6 +47,16 @@ static void start_child(Receiver *r);
 static void collect(Receiver *r);
 static SkyWorkResult receive_work(SkyScript *script, void *arg);
 static bool receive_reload(SkyScript *script, void *arg);
+static double now_seconds(void);
+
+static double
+now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 /*
  * Restarts of pg_receivewal are paced by receive_restart_delay, not by
@@ -81,7 +91,7 @@ start_child(Receiver *r)
 	pid_t		parent = getpid();
 	pid_t		pid;
 
-	r->last_start = time(NULL);
+	r->last_start = now_seconds();
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
@@ -181,7 +191,7 @@ receive_work(SkyScript *script, void *arg)
 						WTERMSIG(status));
 		r->child = 0;
 	}
-	if (r->child == 0 && time(NULL) - r->last_start >= script->exception_sleep)
+	if (r->child == 0 && now_seconds() - r->last_start >= script->exception_sleep)
 		start_child(r);
 	collect(r);
 	return SKY_WORK_IDLE;
@@ -193,7 +203,7 @@ receive_work(SkyScript *script, void *arg)
 int
 cmd_receive(Walmgr *wm)
 {
-	Receiver	r = {wm, 0, 0};
+	Receiver	r = {wm, 0, -1e9};
 	char	   *bin;
 	char	   *conninfo;
 	char	   *slot;

@@ -105,7 +105,7 @@ $r = walmgr('-s', $ini);
 is($r->{rc}, 0, '-s exits 0');
 ok(poll_until(sub { !kill(0, $daemon) && !kill(0, $child) }), 'receive and pg_receivewal stopped');
 ok(!-e "$dir/receive.pid", 'pidfile removed');
-like(slurp("$dir/receive.log"), qr/pg_receivewal stopped/, 'the stop is logged');
+like(slurp("$dir/receive.log"), qr/INFO stopping$/m, 'the stop is logged');
 
 $primary->stop;
 done_testing();
