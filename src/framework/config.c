@@ -10,6 +10,7 @@
  * interpolation errors surface when the value is read, not when the file is
  * loaded.  A file is always parsed from scratch; a reload builds a new
  * SkyConfig, so keys removed from the file really disappear.
+ * config_format = 2 switches to python3-skytools 3.8's ${...} references.
  *
  * src/framework/config.c
  *
@@ -36,6 +37,11 @@ static bool parse_file(SkyConfig *cf, const char *text, char **errmsg);
 static const char *raw_lookup(SkyConfig *cf, const char *key);
 static bool interpolate(SkyConfig *cf, const char *key, const char *raw,
 						int depth, PQExpBuffer out, char **errmsg);
+static const char *section_lookup(SkyConfig *cf, SkyConfigSection *sect,
+								  const char *key);
+static bool interpolate_ext(SkyConfig *cf, SkyConfigSection *sect,
+							const char *key, const char *raw, int depth,
+							PQExpBuffer out, char **errmsg);
 
 static char *
 str_strip(char *s)
@@ -496,6 +502,109 @@ interpolate(SkyConfig *cf, const char *key, const char *raw, int depth,
 	return true;
 }
 
+/*
+ * Uninterpolated value of key as seen from section sect: its own entries,
+ * [DEFAULT], built-ins; --set applies to the main section only.
+ */
+static const char *
+section_lookup(SkyConfig *cf, SkyConfigSection *sect, const char *key)
+{
+	char	   *lkey;
+	SkyConfigEntry *e;
+	const char *value = NULL;
+
+	if (sect == cf->main)
+		return raw_lookup(cf, key);
+	lkey = str_lower(key);
+	if ((e = entry_find(sect->entries, lkey)) != NULL ||
+		(cf->defaults != NULL &&
+		 (e = entry_find(cf->defaults->entries, lkey)) != NULL) ||
+		(e = entry_find(cf->builtins, lkey)) != NULL)
+		value = e->value;
+	pg_free(lkey);
+	return value;
+}
+
+/*
+ * config_format = 2 (python3-skytools 3.8, configparser's extended
+ * interpolation): ${key} from the same section, ${section:key} from
+ * another, $$ for a literal dollar sign; "%" has no meaning.  References
+ * inside a value found in another section resolve in that section.
+ */
+static bool
+interpolate_ext(SkyConfig *cf, SkyConfigSection *sect, const char *key,
+				const char *raw, int depth, PQExpBuffer out, char **errmsg)
+{
+	const char *p = raw;
+
+	if (depth > MAX_INTERPOLATION_DEPTH)
+	{
+		*errmsg = psprintf("value of \"%s\" nests ${...} references too deeply (more than %d levels)",
+						   key, MAX_INTERPOLATION_DEPTH);
+		return false;
+	}
+	while (*p)
+	{
+		const char *dollar = strchr(p, '$');
+		const char *close;
+		char	   *ref;
+		char	   *colon;
+		SkyConfigSection *target = sect;
+		const char *refval;
+		bool		ok;
+
+		if (dollar == NULL)
+		{
+			appendPQExpBufferStr(out, p);
+			break;
+		}
+		appendBinaryPQExpBuffer(out, p, dollar - p);
+		if (dollar[1] == '$')
+		{
+			appendPQExpBufferChar(out, '$');
+			p = dollar + 2;
+			continue;
+		}
+		close = (dollar[1] == '{') ? strchr(dollar + 2, '}') : NULL;
+		if (close == NULL)
+		{
+			*errmsg = psprintf("\"$\" must be followed by \"$\" or \"{\" in value of \"%s\": %s",
+							   key, raw);
+			return false;
+		}
+		ref = pnstrdup(dollar + 2, close - dollar - 2);
+		colon = strchr(ref, ':');
+		if (colon != NULL)
+		{
+			*colon = '\0';
+			for (target = cf->sections; target != NULL; target = target->next)
+				if (strcmp(target->name, ref) == 0)
+					break;
+			if (target == NULL)
+			{
+				*errmsg = psprintf("value of \"%s\" refers to section [%s], which does not exist",
+								   key, ref);
+				pg_free(ref);
+				return false;
+			}
+		}
+		refval = section_lookup(cf, target, colon ? colon + 1 : ref);
+		if (refval == NULL)
+		{
+			*errmsg = psprintf("value of \"%s\" refers to \"%s\", which is not set",
+							   key, colon ? colon + 1 : ref);
+			pg_free(ref);
+			return false;
+		}
+		ok = interpolate_ext(cf, target, colon ? colon + 1 : ref, refval, depth + 1, out, errmsg);
+		pg_free(ref);
+		if (!ok)
+			return false;
+		p = close + 1;
+	}
+	return true;
+}
+
 bool
 sky_config_has(SkyConfig *cf, const char *key)
 {
@@ -523,7 +632,13 @@ sky_config_get(SkyConfig *cf, const char *key, const char *def)
 		return pg_strdup(def);
 	}
 	initPQExpBuffer(&buf);
-	if (!interpolate(cf, key, raw, 1, &buf, &errmsg))
+	if (raw_lookup(cf, "config_format") != NULL &&
+		strcmp(raw_lookup(cf, "config_format"), "2") == 0)
+	{
+		if (!interpolate_ext(cf, cf->main, key, raw, 1, &buf, &errmsg))
+			sky_fatal("config file \"%s\": %s", cf->path, errmsg);
+	}
+	else if (!interpolate(cf, key, raw, 1, &buf, &errmsg))
 		sky_fatal("config file \"%s\": %s", cf->path, errmsg);
 	result = pg_strdup(buf.data);
 	termPQExpBuffer(&buf);

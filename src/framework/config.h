@@ -8,7 +8,8 @@
  * "key: value", case-insensitive keys, continuation lines, full-line
  * comments, %(name)s interpolation with %% as a literal percent sign, and
  * the built-in defaults job_name, service_name, host_name, config_dir and
- * config_file.  Overrides given with --set win over the file.
+ * config_file.  With config_format = 2, ${key} and ${section:key} instead
+ * (python3-skytools 3.8).  Overrides given with --set win over the file.
  *
  * src/framework/config.h
  *

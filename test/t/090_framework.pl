@@ -188,6 +188,30 @@ foreach my $case (sort keys %bad)
 ($rc, $out, $err) = probe("$dir/does-not-exist.ini", 'get', 'a');
 like($err, qr/could not open config file/, 'missing config file is an error');
 
+# config_format = 2: ${key}, ${section:key}, $$; % is plain
+my $ini2 = "$dir/format2.ini";
+write_file($ini2, <<'INI');
+[DEFAULT]
+root = /opt
+
+[paths]
+base = ${root}/paths
+deep = ${base}/deep
+
+[framework_probe]
+config_format = 2
+here = ${root}/here
+there = ${paths:deep}
+money = $$5 and 100%
+bad = $oops
+missing = ${paths:nope}
+INI
+is(get_value($ini2, 'here'), '/opt/here', 'format 2: ${key} with [DEFAULT]');
+is(get_value($ini2, 'there'), '/opt/paths/deep', 'format 2: ${section:key}, resolved in that section');
+is(get_value($ini2, 'money'), '$5 and 100%', 'format 2: $$ is a dollar sign, % is literal');
+like(get_value($ini2, 'bad'), qr/ERROR\(2\).*must be followed by/s, 'format 2: a lone $ is an error');
+like(get_value($ini2, 'missing'), qr/ERROR\(2\).*refers to "nope"/s, 'format 2: missing reference');
+
 #### --ini
 
 ($rc, $out, $err) = probe('--ini', '--set', 'marker=from-set', '--set', 'extra=1');
