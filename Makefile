@@ -62,3 +62,24 @@ include $(PGXS)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
+
+# Client programs.  PGXS builds one PROGRAM per makefile, so each has its
+# own under src/ and these rules run them with the extension's targets.
+# test/framework holds a test-only program and is built but not installed;
+# it shares src/framework's objects with walmgr, hence the ordering.
+.PHONY: walmgr-all walmgr-install walmgr-clean probe-all probe-clean
+all: walmgr-all probe-all
+install: walmgr-install
+clean: walmgr-clean probe-clean
+installcheck: walmgr-all probe-all
+
+walmgr-all:
+	$(MAKE) -C src/walmgr PG_CONFIG=$(PG_CONFIG)
+walmgr-install: walmgr-all
+	$(MAKE) -C src/walmgr PG_CONFIG=$(PG_CONFIG) install
+walmgr-clean:
+	$(MAKE) -C src/walmgr PG_CONFIG=$(PG_CONFIG) clean
+probe-all: walmgr-all
+	$(MAKE) -C test/framework PG_CONFIG=$(PG_CONFIG)
+probe-clean: walmgr-clean
+	$(MAKE) -C test/framework PG_CONFIG=$(PG_CONFIG) clean
