@@ -584,7 +584,7 @@ cmd_xarchive(Walmgr *wm)
  * walmgr SLAVE_INI xreceive NAME SIZE SHA256
  *
  * The far end of a remote xarchive, run through ssh_command (and, as
- * "xpartial", of sync, storing into logs.partial).  It answers
+ * "xpartialsync", of sync, storing into logs.partial).  It answers
  * on stdout, one word per line: HAVE (identical file present, send
  * nothing), SEND (send SIZE bytes on stdin), then OK, CONFLICT, INVALID or
  * ERROR.  Its exit status says the same; log lines go to stderr.
@@ -592,7 +592,7 @@ cmd_xarchive(Walmgr *wm)
 int
 cmd_xreceive(Walmgr *wm)
 {
-	bool		partial = (strcmp(wm->command, "xpartial") == 0);
+	bool		partial = (strcmp(wm->command, "xpartialsync") == 0);
 	const char *name;
 	char	   *end;
 	long long	size;
@@ -621,7 +621,7 @@ cmd_xreceive(Walmgr *wm)
 
 	if (partial && walfile_classify(name) != WALFILE_PARTIAL)
 	{
-		log_error("xpartial: \"%s\" is not a partial segment name", name);
+		log_error("xpartialsync: \"%s\" is not a partial segment name", name);
 		printf("INVALID\n");
 		return WALMGR_EXIT_INVALID;
 	}

@@ -46,7 +46,9 @@ static const Command commands[] = {
 	{"periodic", cmd_periodic, WALMGR_EXIT_USAGE},
 	{"status", cmd_status, WALMGR_EXIT_USAGE},
 	{"sync", cmd_sync, WALMGR_EXIT_USAGE},
-	{"xpartial", cmd_xreceive, WALMGR_EXIT_FAIL},
+	{"syncdaemon", cmd_syncdaemon, WALMGR_EXIT_USAGE},
+	{"synch-standby", cmd_synch_standby, WALMGR_EXIT_USAGE},
+	{"xpartialsync", cmd_xreceive, WALMGR_EXIT_FAIL},
 	{"xarchive", cmd_xarchive, WALMGR_EXIT_FAIL},
 	{"xreceive", cmd_xreceive, WALMGR_EXIT_FAIL},
 	{"xrestore", cmd_xrestore, WALMGR_EXIT_RESTORE_ERROR},
@@ -122,6 +124,8 @@ usage(void)
 	printf("  status [--check]       archiver state, WAL waiting, the archive host's state\n");
 	printf("                         (--check: one line, exit 0 OK, 1 WARNING, 2 CRITICAL)\n");
 	printf("  sync                   copy the segment being written to the archive's logs.partial\n");
+	printf("  syncdaemon             sync every loop_delay seconds (use -d to detach)\n");
+	printf("  synch-standby NAMES    set synchronous_standby_names ('' for none)\n");
 	printf("  xarchive %%p %%f         archive one file (archive_command)\n");
 	printf("\nArchive host commands:\n");
 	printf("  setup                  create the archive directories\n");
@@ -142,7 +146,7 @@ usage(void)
 	printf("  xpurgewals             remove WAL older than the oldest kept backup\n");
 	printf("  xrestore %%f %%p [%%r]    restore one file (restore_command)\n");
 	printf("  xreceive NAME SIZE SHA256   far end of a remote xarchive\n");
-	printf("  xpartial NAME SIZE SHA256   far end of a remote sync\n");
+	printf("  xpartialsync NAME SIZE SHA256   far end of a remote sync\n");
 	printf("  xsetup SYSID SEGSIZE PGVERSION   far end of a remote setup\n");
 	printf("\nOptions:\n");
 	printf("  -n, --dry-run          say what would be done, change nothing\n");

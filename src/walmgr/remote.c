@@ -265,7 +265,7 @@ remote_xarchive(Walmgr *wm, int fd, int64 size, const char *name, bool partial)
 	sha = sha256_end(ctx);
 
 	snprintf(sizebuf, sizeof(sizebuf), "%lld", (long long) size);
-	args[0] = partial ? "xpartial" : "xreceive";
+	args[0] = partial ? "xpartialsync" : "xreceive";
 	args[1] = (char *) name;
 	args[2] = sizebuf;
 	args[3] = sha;

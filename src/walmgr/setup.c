@@ -24,6 +24,7 @@
 
 #include "access/xlog_internal.h"
 #include "archive.h"
+#include "common/sha2.h"
 #include "framework/log.h"
 #include "framework/pqutil.h"
 #include "walmgr.h"
@@ -34,6 +35,18 @@ static int	set_parameter(Walmgr *wm, PGconn *conn, const char *name,
 						  const char *value, bool *changed);
 static char *archive_command_for(Walmgr *wm);
 static char *current_segment(Walmgr *wm, const char *data);
+
+/* name and SHA-256 of the last partial segment stored, "NAME HEX" */
+#define SYNC_SHA_LEN (MAXFNAMELEN + 8 + 1 + PG_SHA256_DIGEST_STRING_LENGTH)
+
+typedef struct SyncDaemon
+{
+	Walmgr	   *wm;
+	char		last_sha[SYNC_SHA_LEN];
+} SyncDaemon;
+
+static int	sync_once(Walmgr *wm, char *last_sha);
+static SkyWorkResult syncdaemon_work(SkyScript *script, void *arg);
 
 /*
  * Create the archive tree on this host and record which cluster it
@@ -548,9 +561,12 @@ current_segment(Walmgr *wm, const char *data)
  * Works with the primary up or down.  The segment is read once into
  * memory, so what is stored is one consistent snapshot of a file that may
  * be growing meanwhile.
+ *
+ * last_sha, when not NULL, holds the checksum of what the previous call
+ * stored (or ""); a snapshot identical to it is not sent again.
  */
-int
-cmd_sync(Walmgr *wm)
+static int
+sync_once(Walmgr *wm, char *last_sha)
 {
 	char	   *data;
 	char	   *current;
@@ -564,11 +580,6 @@ cmd_sync(Walmgr *wm)
 	ssize_t		n;
 	int			rc;
 
-	if (!wm->is_master)
-	{
-		log_error("sync is a primary command: this ini has no master_data");
-		return WALMGR_EXIT_USAGE;
-	}
 	data = wm_get_path(wm, "master_data", NULL);
 	current = current_segment(wm, data);
 	if (current == NULL)
@@ -605,13 +616,43 @@ cmd_sync(Walmgr *wm)
 		log_error("could not buffer \"%s\": %m", path);
 		return WALMGR_EXIT_FAIL;
 	}
-	pg_free(buf);
 	/* stored as pg_receivewal names its segment in progress */
 	partial_name = psprintf("%s.partial", current);
+	if (last_sha != NULL)
+	{
+		pg_cryptohash_ctx *ctx = sha256_begin();
+		char	   *hex;
+		char	   *sha;
+
+		sha256_update(ctx, buf, n);
+		hex = sha256_end(ctx);
+		sha = psprintf("%s %s", partial_name, hex);
+		pg_free(hex);
+		if (strcmp(sha, last_sha) == 0)
+		{
+			log_debug("%s has not changed since the last sync", current);
+			pg_free(sha);
+			pg_free(partial_name);
+			pg_free(buf);
+			close(mfd);
+			pg_free(path);
+			pg_free(done);
+			pg_free(current);
+			pg_free(data);
+			return WALMGR_EXIT_OK;
+		}
+		strlcpy(last_sha, sha, SYNC_SHA_LEN);
+		pg_free(sha);
+	}
+	pg_free(buf);
 	if (wm_remote(wm))
 		rc = remote_xarchive(wm, mfd, n, partial_name, true);
 	else
 		rc = archive_store(wm, partial_name, mfd, n, NULL, true);
+	if (rc != 0 && last_sha != NULL)
+		last_sha[0] = '\0';
+	if (rc == 0)
+		log_info("%s copied to the archive's logs.partial (%zd bytes)", partial_name, n);
 	pg_free(partial_name);
 	close(mfd);
 	pg_free(path);
@@ -619,4 +660,154 @@ cmd_sync(Walmgr *wm)
 	pg_free(current);
 	pg_free(data);
 	return rc;
+}
+
+/*
+ * walmgr INI synch-standby NAMES
+ *
+ * Make commits on the primary wait for the standbys NAMES (any value of
+ * synchronous_standby_names, e.g. "s1", "FIRST 1 (s1, s2)"; "" for none)
+ * through ALTER SYSTEM and a reload.  A name no connected standby has
+ * would make every commit hang, so after the reload pg_stat_replication
+ * must show one of them as sync, quorum or potential within
+ * SYNCH_STANDBY_WAIT seconds (walsenders pick up the new value on their
+ * next loop); else the previous value is put back and the command fails.
+ * --force skips that check, for a standby that is about to connect.
+ */
+#define SYNCH_STANDBY_WAIT 10
+
+int
+cmd_synch_standby(Walmgr *wm)
+{
+	PGconn	   *conn;
+	PGresult   *res;
+	char	   *previous;
+	const char *names;
+	bool		changed = false;
+	bool		matched = false;
+	int			rc;
+	int			i;
+
+	if (!wm->is_master)
+	{
+		log_error("synch-standby is a primary command: this ini has no master_data");
+		return WALMGR_EXIT_USAGE;
+	}
+	if (wm->nargs != 1)
+	{
+		log_error("usage: synch-standby NAMES (a synchronous_standby_names value, '' for none)");
+		return WALMGR_EXIT_USAGE;
+	}
+	names = wm->args[0];
+	conn = connect_master(wm);
+	if (conn == NULL)
+		return WALMGR_EXIT_FAIL;
+	previous = sky_db_value(conn, "select current_setting('synchronous_standby_names')",
+							0, NULL);
+	if (previous == NULL)
+	{
+		PQfinish(conn);
+		return WALMGR_EXIT_FAIL;
+	}
+	rc = set_parameter(wm, conn, "synchronous_standby_names", names, &changed);
+	if (rc == 0 && changed)
+	{
+		res = sky_db_exec(conn, "select pg_reload_conf()", 0, NULL);
+		if (res == NULL)
+			rc = WALMGR_EXIT_FAIL;
+		PQclear(res);
+	}
+	if (rc != 0 || wm->dry_run || names[0] == '\0' || wm->force)
+	{
+		if (rc == 0 && names[0] == '\0' && !wm->dry_run)
+			log_info("commits no longer wait for a synchronous standby");
+		pg_free(previous);
+		PQfinish(conn);
+		return rc;
+	}
+
+	for (i = 0; i < SYNCH_STANDBY_WAIT * 10 && !matched; i++)
+	{
+		char	   *count;
+
+		if (i > 0)
+			pg_usleep(100 * 1000);
+		count = sky_db_value(conn,
+							 "select count(*) from pg_stat_replication"
+							 " where sync_state in ('sync', 'quorum', 'potential')",
+							 0, NULL);
+		if (count == NULL)
+			break;
+		matched = (atoi(count) > 0);
+		pg_free(count);
+	}
+	if (matched)
+	{
+		res = sky_db_exec(conn,
+						  "select application_name, sync_state from pg_stat_replication"
+						  " where sync_state <> 'async' order by sync_priority",
+						  0, NULL);
+		for (i = 0; res != NULL && i < PQntuples(res); i++)
+			log_info("standby \"%s\" is %s", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		PQclear(res);
+	}
+	else
+	{
+		log_error("no connected standby matches synchronous_standby_names '%s' after %d s: "
+				  "putting back '%s' (use --force to keep it anyway)",
+				  names, SYNCH_STANDBY_WAIT, previous);
+		changed = false;
+		if (set_parameter(wm, conn, "synchronous_standby_names", previous, &changed) == 0 &&
+			changed)
+			PQclear(sky_db_exec(conn, "select pg_reload_conf()", 0, NULL));
+		rc = WALMGR_EXIT_FAIL;
+	}
+	pg_free(previous);
+	PQfinish(conn);
+	return rc;
+}
+
+int
+cmd_sync(Walmgr *wm)
+{
+	if (!wm->is_master)
+	{
+		log_error("sync is a primary command: this ini has no master_data");
+		return WALMGR_EXIT_USAGE;
+	}
+	return sync_once(wm, NULL);
+}
+
+static SkyWorkResult
+syncdaemon_work(SkyScript *script, void *arg)
+{
+	SyncDaemon *sd = (SyncDaemon *) arg;
+
+	return sync_once(sd->wm, sd->last_sha) == 0 ? SKY_WORK_IDLE : SKY_WORK_FAILED;
+}
+
+/*
+ * walmgr INI [-d] syncdaemon
+ *
+ * "sync" every loop_delay seconds, as a daemon with a pidfile, for hosts
+ * where the archive host may not open a replication connection (else its
+ * "receive" does better).  A snapshot identical to the previous one is not
+ * sent again.  Stopped with -s/-k like every Skytools daemon; a failed
+ * sync is logged and retried after exception_sleep.
+ */
+int
+cmd_syncdaemon(Walmgr *wm)
+{
+	SyncDaemon	sd = {wm, ""};
+
+	if (!wm->is_master)
+	{
+		log_error("syncdaemon is a primary command: this ini has no master_data");
+		return WALMGR_EXIT_USAGE;
+	}
+	if (wm->dry_run)
+		return sync_once(wm, NULL);
+	if (!sky_script_start(&wm->script))
+		return WALMGR_EXIT_FAIL;
+	return sky_script_loop(&wm->script, syncdaemon_work, NULL, &sd);
 }

@@ -145,5 +145,7 @@ extern int	cmd_stop(Walmgr *wm);
 extern int	cmd_periodic(Walmgr *wm);
 extern void run_periodic_if_due(Walmgr *wm);
 extern int	cmd_sync(Walmgr *wm);
+extern int	cmd_syncdaemon(Walmgr *wm);
+extern int	cmd_synch_standby(Walmgr *wm);
 
 #endif							/* WALMGR_H */

@@ -1,0 +1,117 @@
+# walmgr synch-standby (walmgr.md 4.3): synchronous_standby_names through
+# ALTER SYSTEM, accepted only when a connected standby matches it (else the
+# old value is put back), --force to set it anyway, '' to turn it off.
+# walmgr syncdaemon: "sync" every loop_delay as a daemon, through the remote
+# xpartialsync; stopped with -s.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use WalmgrTest;
+
+my $dir = PostgreSQL::Test::Utils::tempdir;
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1);
+$primary->start;
+$primary->backup('b1');
+my $standby = PostgreSQL::Test::Cluster->new('standby1');
+$standby->init_from_backup($primary, 'b1', has_streaming => 1);
+$standby->start;
+$primary->wait_for_catchup('standby1');
+
+my $slave_ini = "$dir/wal-slave.ini";
+write_file($slave_ini, <<"INI");
+[walmgr]
+walmgr_data = $dir/walshipping
+logfile = $dir/slave.log
+INI
+write_fake_ssh("$dir/ssh");
+my $master_ini = "$dir/wal-master.ini";
+write_file($master_ini, <<"INI");
+[walmgr]
+master_db = @{[ $primary->connstr('postgres') ]}
+master_data = @{[ $primary->data_dir ]}
+slave = archive-host
+slave_config = $slave_ini
+ssh_command = $dir/ssh
+remote_walmgr = $WALMGR
+logfile = $dir/master.log
+pidfile = $dir/syncdaemon.pid
+loop_delay = 0.2
+INI
+
+sub ssn { $primary->safe_psql('postgres', 'show synchronous_standby_names') }
+
+#### synch-standby
+my $r = walmgr($master_ini, 'synch-standby', 'FIRST 1 (standby1, other)');
+is($r->{rc}, 0, 'synch-standby with a connected standby') or diag($r->{stderr});
+is(ssn(), 'FIRST 1 (standby1, other)', 'synchronous_standby_names set');
+like(slurp($primary->data_dir . '/postgresql.auto.conf'), qr/synchronous_standby_names/,
+	'through ALTER SYSTEM');
+is($primary->safe_psql('postgres',
+		"select sync_state from pg_stat_replication where application_name = 'standby1'"),
+	'sync', 'the standby is synchronous');
+$primary->safe_psql('postgres', 'create table t (x int); insert into t values (1)');
+is($standby->safe_psql('postgres', 'select count(*) from t'), '1',
+	'a commit waited for the standby');
+
+$r = walmgr($master_ini, 'synch-standby', 'nosuchstandby');
+is($r->{rc}, 1, 'a name no connected standby has is refused');
+like($r->{stderr} . slurp("$dir/master.log"), qr/putting back 'FIRST 1 \(standby1, other\)'/,
+	'and says the old value is put back');
+is(ssn(), 'FIRST 1 (standby1, other)', 'old value back in effect');
+
+$r = walmgr($master_ini, '--force', 'synch-standby', 'nosuchstandby');
+is($r->{rc}, 0, '--force sets it anyway') or diag($r->{stderr});
+is(ssn(), 'nosuchstandby', 'forced value in effect');
+
+$r = walmgr($master_ini, 'synch-standby', '');
+is($r->{rc}, 0, "synch-standby '' turns it off") or diag($r->{stderr});
+is(ssn(), '', 'synchronous_standby_names empty');
+$primary->safe_psql('postgres', 'insert into t values (2)');
+
+$r = walmgr($master_ini, 'synch-standby');
+is($r->{rc}, 2, 'synch-standby without NAMES is a usage error');
+
+$r = walmgr($slave_ini, 'synch-standby', 'standby1');
+is($r->{rc}, 2, 'synch-standby needs the primary ini');
+
+#### syncdaemon
+$r = walmgr($master_ini, 'setup');
+is($r->{rc}, 0, 'archive set up') or diag($r->{stderr});
+$r = walmgr($master_ini, '-d', 'syncdaemon');
+is($r->{rc}, 0, 'syncdaemon started in the background') or diag($r->{stderr});
+ok(-s "$dir/syncdaemon.pid", 'it wrote its pidfile');
+
+my $seg = $primary->safe_psql('postgres', 'select pg_walfile_name(pg_current_wal_flush_lsn())');
+my $partial = "$dir/walshipping/logs.partial/$seg.partial";
+ok(poll_until(sub { -s $partial }), 'the segment being written reaches logs.partial');
+
+# the daemon keeps going: new rows end up in the partial copy
+$primary->safe_psql('postgres', "insert into t select 1000 + g from generate_series(1, 50) g");
+my $lsn = $primary->safe_psql('postgres', 'select pg_current_wal_flush_lsn()');
+my $off = $primary->safe_psql('postgres',
+	"select file_offset from pg_walfile_name_offset('$lsn')");
+my $seg2 = $primary->safe_psql('postgres', "select pg_walfile_name('$lsn')");
+is($seg2, $seg, 'still the same segment');
+ok( poll_until(
+		sub {
+			my $data = slurp($partial);
+			length($data) > $off && substr($data, $off - 8, 8) ne "\0" x 8;
+		}),
+	'later WAL is copied by a later loop');
+
+$r = walmgr($master_ini, '-s');
+is($r->{rc}, 0, 'walmgr -s stops it') or diag($r->{stderr});
+ok(poll_until(sub { !-e "$dir/syncdaemon.pid" }), 'the daemon is gone');
+like(slurp("$dir/master.log"), qr/\Q$seg.partial\E copied/, 'its syncs are logged');
+
+$standby->stop;
+$primary->stop;
+done_testing();
