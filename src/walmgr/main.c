@@ -104,6 +104,8 @@ static const char ini_template[] =
 "# slave_start_cmd = pg_ctlcluster 15 main start\n"
 "# primary_conninfo = host=primary user=replicator\n"
 "# keep_backups = 0\n"
+"# store segments compressed: none, gzip, lz4 or zstd\n"
+"# compression = none\n"
 "# restore_error_exit = fatal\n"
 "# archive_cleanup = off\n";
 
