@@ -577,6 +577,7 @@ sync_once(Walmgr *wm, char *last_sha)
 	struct stat st;
 	char	   *buf;
 	char	   *partial_name;
+	char	   *sha = NULL;
 	ssize_t		n;
 	int			rc;
 
@@ -622,37 +623,30 @@ sync_once(Walmgr *wm, char *last_sha)
 	{
 		pg_cryptohash_ctx *ctx = sha256_begin();
 		char	   *hex;
-		char	   *sha;
 
 		sha256_update(ctx, buf, n);
 		hex = sha256_end(ctx);
 		sha = psprintf("%s %s", partial_name, hex);
 		pg_free(hex);
-		if (strcmp(sha, last_sha) == 0)
-		{
-			log_debug("%s has not changed since the last sync", current);
-			pg_free(sha);
-			pg_free(partial_name);
-			pg_free(buf);
-			close(mfd);
-			pg_free(path);
-			pg_free(done);
-			pg_free(current);
-			pg_free(data);
-			return WALMGR_EXIT_OK;
-		}
-		strlcpy(last_sha, sha, SYNC_SHA_LEN);
-		pg_free(sha);
 	}
 	pg_free(buf);
-	if (wm_remote(wm))
-		rc = remote_xarchive(wm, mfd, n, partial_name, true);
+	if (sha != NULL && strcmp(sha, last_sha) == 0)
+	{
+		log_debug("%s has not changed since the last sync", current);
+		rc = WALMGR_EXIT_OK;
+	}
 	else
-		rc = archive_store(wm, partial_name, mfd, n, NULL, true);
-	if (rc != 0 && last_sha != NULL)
-		last_sha[0] = '\0';
-	if (rc == 0)
-		log_info("%s copied to the archive's logs.partial (%zd bytes)", partial_name, n);
+	{
+		if (wm_remote(wm))
+			rc = remote_xarchive(wm, mfd, n, partial_name, true);
+		else
+			rc = archive_store(wm, partial_name, mfd, n, NULL, true);
+		if (rc == 0)
+			log_info("%s copied to the archive's logs.partial (%zd bytes)", partial_name, n);
+		if (last_sha != NULL)
+			strlcpy(last_sha, rc == 0 ? sha : "", SYNC_SHA_LEN);
+	}
+	pg_free(sha);
 	pg_free(partial_name);
 	close(mfd);
 	pg_free(path);

@@ -85,7 +85,7 @@ is($r->{rc}, 2, 'synch-standby needs the primary ini');
 #### syncdaemon
 $r = walmgr($master_ini, 'setup');
 is($r->{rc}, 0, 'archive set up') or diag($r->{stderr});
-$r = walmgr($master_ini, '-d', 'syncdaemon');
+$r = walmgr($master_ini, '-v', '-d', 'syncdaemon');
 is($r->{rc}, 0, 'syncdaemon started in the background') or diag($r->{stderr});
 ok(-s "$dir/syncdaemon.pid", 'it wrote its pidfile');
 
@@ -106,6 +106,9 @@ ok( poll_until(
 			length($data) > $off && substr($data, $off - 8, 8) ne "\0" x 8;
 		}),
 	'later WAL is copied by a later loop');
+
+ok(poll_until(sub { slurp("$dir/master.log") =~ /has not changed since the last sync/ }),
+	'an unchanged segment is not sent again');
 
 $r = walmgr($master_ini, '-s');
 is($r->{rc}, 0, 'walmgr -s stops it') or diag($r->{stderr});
