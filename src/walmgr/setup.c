@@ -17,6 +17,7 @@
 #include "postgres_fe.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -26,6 +27,7 @@
 #include "archive.h"
 #include "common/sha2.h"
 #include "framework/log.h"
+#include "framework/pidfile.h"
 #include "framework/pqutil.h"
 #include "walmgr.h"
 
@@ -46,6 +48,7 @@ typedef struct SyncDaemon
 } SyncDaemon;
 
 static int	sync_once(Walmgr *wm, char *last_sha);
+static void stop_syncdaemon(Walmgr *wm);
 static SkyWorkResult syncdaemon_work(SkyScript *script, void *arg);
 
 /*
@@ -380,7 +383,34 @@ cmd_stop(Walmgr *wm)
 	else if (rc == 0 && !wm->discard)
 		log_info("archiving stopped: PostgreSQL keeps WAL in pg_wal until \"walmgr setup\" is run again");
 	pg_free(restart);
+	if (rc == 0)
+		stop_syncdaemon(wm);
 	return rc;
+}
+
+/*
+ * A syncdaemon of this ini (its pidfile) copies the segment being written
+ * on and on; with archiving stopped that serves nobody.  It is asked to
+ * stop after its current round, as walmgr -s would.
+ */
+static void
+stop_syncdaemon(Walmgr *wm)
+{
+	char	   *why = NULL;
+	pid_t		pid;
+
+	if (wm->script.pidfile[0] == '\0')
+		return;
+	pid = sky_pidfile_running_pid(wm->script.pidfile, &why);
+	pg_free(why);
+	if (pid == 0)
+		return;
+	if (wm->dry_run)
+		log_info("dry run: would stop the syncdaemon (process %d)", (int) pid);
+	else if (kill(pid, SIGINT) != 0)
+		log_warning("could not stop the syncdaemon (process %d): %m", (int) pid);
+	else
+		log_info("syncdaemon (process %d) asked to stop", (int) pid);
 }
 
 /*

@@ -2,7 +2,8 @@
 # ALTER SYSTEM, accepted only when a connected standby matches it (else the
 # old value is put back), --force to set it anyway, '' to turn it off.
 # walmgr syncdaemon: "sync" every loop_delay as a daemon, through the remote
-# xpartialsync; stopped with -s.
+# xpartialsync, not sending an unchanged segment again; stopped with -s and
+# by "walmgr stop".
 
 use strict;
 use warnings;
@@ -114,6 +115,15 @@ $r = walmgr($master_ini, '-s');
 is($r->{rc}, 0, 'walmgr -s stops it') or diag($r->{stderr});
 ok(poll_until(sub { !-e "$dir/syncdaemon.pid" }), 'the daemon is gone');
 like(slurp("$dir/master.log"), qr/\Q$seg.partial\E copied/, 'its syncs are logged');
+
+# "stop" (archiving) stops a running syncdaemon too
+$r = walmgr($master_ini, '-d', 'syncdaemon');
+is($r->{rc}, 0, 'syncdaemon started again') or diag($r->{stderr});
+$r = walmgr($master_ini, 'stop');
+is($r->{rc}, 0, 'stop') or diag($r->{stderr});
+like($r->{stderr}, qr/syncdaemon \(process \d+\) asked to stop/, 'stop asks the syncdaemon to stop');
+ok(poll_until(sub { !-e "$dir/syncdaemon.pid" }), 'and it is gone');
+is($primary->safe_psql('postgres', 'show archive_command'), '(disabled)', 'archiving stopped');
 
 $standby->stop;
 $primary->stop;
