@@ -334,7 +334,7 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 	}
 	clean_stale_temps(tmpdir);
 
-	method = (kind == WALFILE_SEGMENT && !partial) ? walcomp_storage(wm) : WALCOMP_NONE;
+	method = (kind == WALFILE_SEGMENT && !partial) ? wm->compression : WALCOMP_NONE;
 	stored_name = psprintf("%s%s", name, walcomp_suffix(method));
 	clock_gettime(CLOCK_REALTIME, &ts);
 	tmp = psprintf("%s/%s.%d.%lx%lx", tmpdir, stored_name, (int) getpid(),

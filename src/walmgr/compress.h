@@ -12,14 +12,6 @@
 
 #include "walmgr.h"
 
-typedef enum WalCompression
-{
-	WALCOMP_NONE,
-	WALCOMP_GZIP,
-	WALCOMP_LZ4,
-	WALCOMP_ZSTD
-} WalCompression;
-
 #define WALCOMP_COUNT 4
 
 typedef struct WalWriter WalWriter;

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "framework/log.h"
 #include "pqexpbuffer.h"
 #include "walmgr.h"
@@ -348,6 +349,7 @@ load_layout(Walmgr *wm)
 
 	wm->is_master = sky_config_has(cf, "master_data");
 	wm->slave = wm_get(wm, "slave", "");
+	wm->compression = walcomp_storage(wm);
 	base = wm_get_path(wm, "walmgr_data", "~/walshipping");
 	wm->completed_wals = sky_config_has(cf, "completed_wals") ?
 		wm_get_path(wm, "completed_wals", NULL) : psprintf("%s/logs.complete", base);

@@ -65,7 +65,6 @@ remote_spawn(Walmgr *wm, char *const *args, int nargs, int *to_child,
 	char	   *slave_config = wm_get(wm, "slave_config", NULL);
 	PQExpBufferData remote;
 	PQExpBufferData cmd;
-	WalCompression method;
 	char	   *q;
 	int			in[2];
 	int			out[2];
@@ -83,9 +82,8 @@ remote_spawn(Walmgr *wm, char *const *args, int nargs, int *to_child,
 		appendPQExpBufferStr(&remote, " -v");
 
 	/* the primary's storage compression overrides the archive host's */
-	method = walcomp_storage(wm);
-	if (method != WALCOMP_NONE)
-		appendPQExpBuffer(&remote, " --set compression=%s", walcomp_name(method));
+	if (wm->compression != WALCOMP_NONE)
+		appendPQExpBuffer(&remote, " --set compression=%s", walcomp_name(wm->compression));
 	for (i = 0; i < nargs; i++)
 	{
 		q = wm_shell_quote(args[i]);
