@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -288,6 +289,7 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 	WalWriter  *writer = NULL;
 	WalCompression method;
 	int			fd = -1;
+	int			lockfd = -1;
 	int64		done;
 	int			rc = WALMGR_EXIT_FAIL;
 	int			err;
@@ -414,9 +416,21 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 
 	final = psprintf("%s/%s", destdir, stored_name);
 
-	/* archived before, maybe with other compression: compare the content */
+	/*
+	 * Archived before, maybe with other compression: compare the content.
+	 * Writers with different compression publish different names, so the
+	 * look-up and the publishing are one step under an exclusive flock of
+	 * the directory; otherwise two of them could both find nothing and
+	 * store the segment twice.
+	 */
 	if (!partial)
 	{
+		lockfd = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (lockfd < 0 || flock(lockfd, LOCK_EX) != 0)
+		{
+			log_error("could not lock directory \"%s\": %m", destdir);
+			goto out;
+		}
 		existing = archive_find(destdir, name);
 		if (existing == NULL && errno != ENOENT)
 		{
@@ -425,6 +439,8 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 		}
 		if (existing != NULL)
 		{
+			close(lockfd);
+			lockfd = -1;
 			rc = handle_existing(existing, tmp, tmpdir, stored_name, sha, destdir);
 			pg_free(tmp);
 			tmp = NULL;
@@ -440,6 +456,11 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 		err = (rename(tmp, final) == 0) ? 0 : errno;
 	else
 		err = publish_noreplace(tmp, final);
+	if (lockfd >= 0)
+	{
+		close(lockfd);
+		lockfd = -1;
+	}
 	if (err == EEXIST)
 	{
 		rc = handle_existing(final, tmp, tmpdir, stored_name, sha, destdir);
@@ -463,6 +484,8 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 	rc = WALMGR_EXIT_OK;
 
 out:
+	if (lockfd >= 0)
+		close(lockfd);
 	if (writer != NULL)
 		walwriter_end(writer);
 	if (ctx != NULL)

@@ -29,6 +29,7 @@
 #include "framework/log.h"
 #include "framework/pidfile.h"
 #include "framework/pqutil.h"
+#include "pqexpbuffer.h"
 #include "walmgr.h"
 
 static bool archive_setup(Walmgr *wm, const ArchiveId *id);
@@ -49,6 +50,7 @@ typedef struct SyncDaemon
 
 static int	sync_once(Walmgr *wm, char *last_sha);
 static void stop_syncdaemon(Walmgr *wm);
+static bool standby_named(const char *names, const char *application_name);
 static SkyWorkResult syncdaemon_work(SkyScript *script, void *arg);
 
 /*
@@ -687,30 +689,77 @@ sync_once(Walmgr *wm, char *last_sha)
 }
 
 /*
+ * Does the synchronous_standby_names value names list application_name?
+ * The names are what stands inside the parentheses of "FIRST n (...)",
+ * "ANY n (...)" and "n (...)", else the whole value, separated by commas;
+ * as in PostgreSQL, a plain name matches regardless of case, a quoted one
+ * exactly, and "*" matches any standby.
+ */
+static bool
+standby_named(const char *names, const char *application_name)
+{
+	const char *open = strchr(names, '(');
+	const char *p = open ? open + 1 : names;
+	bool		found = false;
+
+	while (*p != '\0' && *p != ')' && !found)
+	{
+		const char *end;
+		char	   *name;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '"')
+		{
+			PQExpBufferData buf;
+
+			initPQExpBuffer(&buf);
+			for (p++; *p != '\0'; p++)
+			{
+				if (*p == '"' && p[1] == '"')
+					appendPQExpBufferChar(&buf, *p++);
+				else if (*p == '"')
+				{
+					p++;
+					break;
+				}
+				else
+					appendPQExpBufferChar(&buf, *p);
+			}
+			found = (strcmp(buf.data, application_name) == 0);
+			termPQExpBuffer(&buf);
+			continue;
+		}
+		end = p + strcspn(p, ",)");
+		name = pnstrdup(p, end - p);
+		while (name[0] != '\0' && (name[strlen(name) - 1] == ' ' ||
+									name[strlen(name) - 1] == '\t'))
+			name[strlen(name) - 1] = '\0';
+		found = (strcmp(name, "*") == 0 ||
+				 (name[0] != '\0' && pg_strcasecmp(name, application_name) == 0));
+		pg_free(name);
+		p = end;
+	}
+	return found;
+}
+
+/*
  * walmgr INI synch-standby NAMES
  *
  * Make commits on the primary wait for the standbys NAMES (any value of
  * synchronous_standby_names, e.g. "s1", "FIRST 1 (s1, s2)"; "" for none)
- * through ALTER SYSTEM and a reload.  A name no connected standby has
- * would make every commit hang, so after the reload pg_stat_replication
- * must show one of them as sync, quorum or potential within
- * SYNCH_STANDBY_WAIT seconds (walsenders pick up the new value on their
- * next loop); else the previous value is put back and the command fails.
- * --force skips that check, for a standby that is about to connect.
+ * through ALTER SYSTEM and a reload.  Names no connected standby has would
+ * make every commit hang, so one of them must be in pg_stat_replication
+ * first; --force skips that check, for a standby that is about to connect.
  */
-#define SYNCH_STANDBY_WAIT 10
-
 int
 cmd_synch_standby(Walmgr *wm)
 {
 	PGconn	   *conn;
 	PGresult   *res;
-	char	   *previous;
 	const char *names;
 	bool		changed = false;
-	bool		matched = false;
 	int			rc;
-	int			i;
 
 	if (!wm->is_master)
 	{
@@ -726,13 +775,39 @@ cmd_synch_standby(Walmgr *wm)
 	conn = connect_master(wm);
 	if (conn == NULL)
 		return WALMGR_EXIT_FAIL;
-	previous = sky_db_value(conn, "select current_setting('synchronous_standby_names')",
-							0, NULL);
-	if (previous == NULL)
+
+	if (names[0] != '\0')
 	{
-		PQfinish(conn);
-		return WALMGR_EXIT_FAIL;
+		const char *matched = NULL;
+		int			i;
+
+		res = sky_db_exec(conn, "select application_name from pg_stat_replication"
+						  " where state in ('streaming', 'catchup') order by 1",
+						  0, NULL);
+		if (res == NULL)
+		{
+			PQfinish(conn);
+			return WALMGR_EXIT_FAIL;
+		}
+		for (i = 0; i < PQntuples(res) && matched == NULL; i++)
+			if (standby_named(names, PQgetvalue(res, i, 0)))
+				matched = PQgetvalue(res, i, 0);
+		if (matched != NULL)
+			log_info("standby \"%s\" is connected and named", matched);
+		else if (wm->force)
+			log_warning("no connected standby is named in '%s': commits wait until one connects",
+						names);
+		else
+		{
+			log_error("no connected standby is named in '%s': every commit would wait "
+					  "(use --force to set it anyway)", names);
+			PQclear(res);
+			PQfinish(conn);
+			return WALMGR_EXIT_FAIL;
+		}
+		PQclear(res);
 	}
+
 	rc = set_parameter(wm, conn, "synchronous_standby_names", names, &changed);
 	if (rc == 0 && changed)
 	{
@@ -741,52 +816,8 @@ cmd_synch_standby(Walmgr *wm)
 			rc = WALMGR_EXIT_FAIL;
 		PQclear(res);
 	}
-	if (rc != 0 || wm->dry_run || names[0] == '\0' || wm->force)
-	{
-		if (rc == 0 && names[0] == '\0' && !wm->dry_run)
-			log_info("commits no longer wait for a synchronous standby");
-		pg_free(previous);
-		PQfinish(conn);
-		return rc;
-	}
-
-	for (i = 0; i < SYNCH_STANDBY_WAIT * 10 && !matched; i++)
-	{
-		char	   *count;
-
-		if (i > 0)
-			pg_usleep(100 * 1000);
-		count = sky_db_value(conn,
-							 "select count(*) from pg_stat_replication"
-							 " where sync_state in ('sync', 'quorum', 'potential')",
-							 0, NULL);
-		if (count == NULL)
-			break;
-		matched = (atoi(count) > 0);
-		pg_free(count);
-	}
-	if (matched)
-	{
-		res = sky_db_exec(conn,
-						  "select application_name, sync_state from pg_stat_replication"
-						  " where sync_state <> 'async' order by sync_priority",
-						  0, NULL);
-		for (i = 0; res != NULL && i < PQntuples(res); i++)
-			log_info("standby \"%s\" is %s", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-		PQclear(res);
-	}
-	else
-	{
-		log_error("no connected standby matches synchronous_standby_names '%s' after %d s: "
-				  "putting back '%s' (use --force to keep it anyway)",
-				  names, SYNCH_STANDBY_WAIT, previous);
-		changed = false;
-		if (set_parameter(wm, conn, "synchronous_standby_names", previous, &changed) == 0 &&
-			changed)
-			PQclear(sky_db_exec(conn, "select pg_reload_conf()", 0, NULL));
-		rc = WALMGR_EXIT_FAIL;
-	}
-	pg_free(previous);
+	if (rc == 0 && names[0] == '\0' && !wm->dry_run)
+		log_info("commits no longer wait for a synchronous standby");
 	PQfinish(conn);
 	return rc;
 }

@@ -1,6 +1,7 @@
 # walmgr synch-standby (walmgr.md 4.3): synchronous_standby_names through
-# ALTER SYSTEM, accepted only when a connected standby matches it (else the
-# old value is put back), --force to set it anyway, '' to turn it off.
+# ALTER SYSTEM, accepted only when it names a connected standby (FIRST/ANY
+# lists, quoted and plain names, *), --force to set it anyway, '' to turn
+# it off.
 # walmgr syncdaemon: "sync" every loop_delay as a daemon, through the remote
 # xpartialsync, not sending an unchanged segment again; stopped with -s and
 # by "walmgr stop".
@@ -49,32 +50,53 @@ INI
 
 sub ssn { $primary->safe_psql('postgres', 'show synchronous_standby_names') }
 
+# the reload reaches new sessions once the postmaster has handled it
+sub ssn_becomes
+{
+	my ($want, $label) = @_;
+	ok(poll_until(sub { ssn() eq $want }), $label) or diag('got: ' . ssn());
+}
+
 #### synch-standby
 my $r = walmgr($master_ini, 'synch-standby', 'FIRST 1 (standby1, other)');
 is($r->{rc}, 0, 'synch-standby with a connected standby') or diag($r->{stderr});
-is(ssn(), 'FIRST 1 (standby1, other)', 'synchronous_standby_names set');
+ssn_becomes('FIRST 1 (standby1, other)', 'synchronous_standby_names set');
 like(slurp($primary->data_dir . '/postgresql.auto.conf'), qr/synchronous_standby_names/,
 	'through ALTER SYSTEM');
-is($primary->safe_psql('postgres',
-		"select sync_state from pg_stat_replication where application_name = 'standby1'"),
-	'sync', 'the standby is synchronous');
+ok( poll_until(
+		sub {
+			$primary->safe_psql('postgres',
+				"select sync_state from pg_stat_replication where application_name = 'standby1'")
+			  eq 'sync';
+		}),
+	'the standby becomes synchronous');
 $primary->safe_psql('postgres', 'create table t (x int); insert into t values (1)');
 is($standby->safe_psql('postgres', 'select count(*) from t'), '1',
 	'a commit waited for the standby');
 
-$r = walmgr($master_ini, 'synch-standby', 'nosuchstandby');
-is($r->{rc}, 1, 'a name no connected standby has is refused');
-like($r->{stderr} . slurp("$dir/master.log"), qr/putting back 'FIRST 1 \(standby1, other\)'/,
-	'and says the old value is put back');
-is(ssn(), 'FIRST 1 (standby1, other)', 'old value back in effect');
+$r = walmgr($master_ini, 'synch-standby', 'nosuchstandby, "STANDBY1"');
+is($r->{rc}, 1, 'names no connected standby has are refused');
+like($r->{stderr}, qr/no connected standby is named in 'nosuchstandby, "STANDBY1"'/,
+	'... saying why (a quoted name matches exactly)');
+is(ssn(), 'FIRST 1 (standby1, other)', 'the value is unchanged');
+$r = walmgr($master_ini, 'synch-standby', 'ANY 1 (x, "standby1")');
+is($r->{rc}, 0, 'a quoted name in an ANY list') or diag($r->{stderr});
+ssn_becomes('ANY 1 (x, "standby1")', '... is set');
+$r = walmgr($master_ini, 'synch-standby', 'STANDBY1');
+is($r->{rc}, 0, 'a plain name matches regardless of case') or diag($r->{stderr});
+ssn_becomes('STANDBY1', '... is set');
+$r = walmgr($master_ini, 'synch-standby', '*');
+is($r->{rc}, 0, '* matches any standby') or diag($r->{stderr});
+ssn_becomes('*', '... is set');
 
 $r = walmgr($master_ini, '--force', 'synch-standby', 'nosuchstandby');
 is($r->{rc}, 0, '--force sets it anyway') or diag($r->{stderr});
-is(ssn(), 'nosuchstandby', 'forced value in effect');
+like($r->{stderr}, qr/WARNING no connected standby is named in 'nosuchstandby'/, '... with a warning');
+ssn_becomes('nosuchstandby', 'forced value in effect');
 
 $r = walmgr($master_ini, 'synch-standby', '');
 is($r->{rc}, 0, "synch-standby '' turns it off") or diag($r->{stderr});
-is(ssn(), '', 'synchronous_standby_names empty');
+ssn_becomes('', 'synchronous_standby_names empty');
 $primary->safe_psql('postgres', 'insert into t values (2)');
 
 $r = walmgr($master_ini, 'synch-standby');
