@@ -115,6 +115,8 @@ ok(-s "$dir/syncdaemon.pid", 'it wrote its pidfile');
 my $seg = $primary->safe_psql('postgres', 'select pg_walfile_name(pg_current_wal_flush_lsn())');
 my $partial = "$dir/walshipping/logs.partial/$seg.partial";
 ok(poll_until(sub { -s $partial }), 'the segment being written reaches logs.partial');
+like(slurp("$dir/ssh.args"), qr/ 'xpartialsync' '$seg\.partial' /m,
+	'through xpartialsync on the archive host');
 
 # the daemon keeps going: new rows end up in the partial copy
 $primary->safe_psql('postgres', "insert into t select 1000 + g from generate_series(1, 50) g");
