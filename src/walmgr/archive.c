@@ -30,12 +30,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "archive.h"
 #include "common/sha2.h"
+#include "compress.h"
 #include "framework/log.h"
 #include "walmgr.h"
 
@@ -46,8 +48,8 @@
 
 static void clean_stale_temps(const char *tmpdir);
 static bool read_full(int fd, char *buf, size_t len, size_t *got);
-static int	handle_existing(const char *final, const char *tmp,
-							const char *tmpdir, const char *name,
+static int	handle_existing(const char *existing, const char *tmp,
+							const char *tmpdir, const char *stored_name,
 							const char *new_sha, const char *dir);
 static void crash_point(const char *where);
 static int	publish_noreplace(const char *tmp, const char *final);
@@ -150,81 +152,6 @@ read_full(int fd, char *buf, size_t len, size_t *got)
 }
 
 /*
- * Hex SHA-256 of a file, optionally also comparing it byte by byte with
- * another file.  Returns NULL after logging if the file cannot be read.
- * With other given, *same says whether the contents are equal.
- */
-char *
-file_sha256(const char *path, const char *other, bool *same)
-{
-	int			fd;
-	int			ofd = -1;
-	char	   *buf;
-	char	   *obuf = NULL;
-	pg_cryptohash_ctx *ctx;
-	char	   *hex = NULL;
-	bool		ok = true;
-
-	if (same)
-		*same = (other != NULL);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-	{
-		log_error("could not open \"%s\": %m", path);
-		return NULL;
-	}
-	if (other != NULL)
-	{
-		ofd = open(other, O_RDONLY | O_CLOEXEC);
-		if (ofd < 0)
-		{
-			log_error("could not open \"%s\": %m", other);
-			close(fd);
-			return NULL;
-		}
-		obuf = pg_malloc(COPY_BUF_SIZE);
-	}
-	buf = pg_malloc(COPY_BUF_SIZE);
-	ctx = sha256_begin();
-	for (;;)
-	{
-		size_t		got;
-		size_t		ogot;
-
-		if (!read_full(fd, buf, COPY_BUF_SIZE, &got))
-		{
-			log_error("could not read \"%s\": %m", path);
-			ok = false;
-			break;
-		}
-		if (ofd >= 0 && *same)
-		{
-			if (!read_full(ofd, obuf, COPY_BUF_SIZE, &ogot))
-			{
-				log_error("could not read \"%s\": %m", other);
-				ok = false;
-				break;
-			}
-			if (ogot != got || memcmp(buf, obuf, got) != 0)
-				*same = false;
-		}
-		if (got == 0)
-			break;
-		sha256_update(ctx, buf, got);
-	}
-	if (ok)
-		hex = sha256_end(ctx);
-	else
-		sha256_abort(ctx);
-	close(fd);
-	if (ofd >= 0)
-		close(ofd);
-	pg_free(buf);
-	pg_free(obuf);
-	return hex;
-}
-
-/*
  * Remove temporary files left by crashed runs.  A temporary name carries
  * the pid of its writer; a file whose writer is gone, or that is older
  * than a day (the pid may have been reused), is garbage.  Files of running
@@ -277,17 +204,18 @@ clean_stale_temps(const char *tmpdir)
 }
 
 /*
- * The final name exists already.  Identical content: make sure it is
- * durable (the process that published it may have died before fsyncing the
- * directory) and report success.  Different content: keep the archived
- * file, move ours aside, report a conflict.
+ * The name is archived already, as existing (plain or compressed).
+ * Identical original content (SHA-256 of the decompressed bytes, so a
+ * plain and a compressed copy of one segment are the same): make sure it
+ * is durable (the process that published it may have died before fsyncing
+ * the directory) and report success.  Different content: keep the archived
+ * file, move ours (tmp, stored as stored_name) aside, report a conflict.
  */
 static int
-handle_existing(const char *final, const char *tmp, const char *tmpdir,
-				const char *name, const char *new_sha, const char *dir)
+handle_existing(const char *existing, const char *tmp, const char *tmpdir,
+				const char *stored_name, const char *new_sha, const char *dir)
 {
-	bool		same;
-	char	   *old_sha = file_sha256(final, tmp, &same);
+	char	   *old_sha = stored_sha256(existing);
 	char	   *conflict_dir;
 	char	   *conflict_path;
 	char		stamp[32];
@@ -299,13 +227,13 @@ handle_existing(const char *final, const char *tmp, const char *tmpdir,
 		unlink(tmp);
 		return WALMGR_EXIT_FAIL;
 	}
-	if (same)
+	if (strcmp(old_sha, new_sha) == 0)
 	{
 		unlink(tmp);
-		if (!fsync_path(final, false) || !fsync_path(dir, true))
+		if (!fsync_path(existing, false) || !fsync_path(dir, true))
 			return WALMGR_EXIT_FAIL;
 		log_info("%s is already archived with identical content (sha256 %s)",
-				 name, old_sha);
+				 last_dir_separator(existing) + 1, old_sha);
 		pg_free(old_sha);
 		return WALMGR_EXIT_OK;
 	}
@@ -313,7 +241,7 @@ handle_existing(const char *final, const char *tmp, const char *tmpdir,
 	conflict_dir = psprintf("%s/conflict", tmpdir);
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
-	conflict_path = psprintf("%s/%s.%s.%d", conflict_dir, name, stamp, (int) getpid());
+	conflict_path = psprintf("%s/%s.%s.%d", conflict_dir, stored_name, stamp, (int) getpid());
 	if (!make_dir(conflict_dir, false) || rename(tmp, conflict_path) != 0)
 	{
 		log_warning("could not keep the conflicting file as \"%s\": %m", conflict_path);
@@ -323,7 +251,7 @@ handle_existing(const char *final, const char *tmp, const char *tmpdir,
 	}
 	log_error("%s is already archived with different content: archived sha256 %s, new sha256 %s; "
 			  "the archived file is left as it is, the new one was kept as %s",
-			  name, old_sha, new_sha, conflict_path);
+			  last_dir_separator(existing) + 1, old_sha, new_sha, conflict_path);
 	pg_free(old_sha);
 	pg_free(conflict_path);
 	pg_free(conflict_dir);
@@ -335,6 +263,8 @@ handle_existing(const char *final, const char *tmp, const char *tmpdir,
  *
  * expected_sha, when given, is the sender's checksum (xreceive); a
  * mismatch means the transfer was damaged and is a transient failure.
+ * Checksums are always of the original bytes; a full segment is stored
+ * compressed when the compression key says so (see compress.c).
  * Returns one of the WALMGR_EXIT_* codes, after logging any failure.
  */
 int
@@ -353,11 +283,17 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 	char	   *tmp = NULL;
 	char	   *final = NULL;
 	char	   *sha = NULL;
+	char	   *stored_name = NULL;
+	char	   *existing = NULL;
 	pg_cryptohash_ctx *ctx = NULL;
+	WalWriter  *writer = NULL;
+	WalCompression method;
 	int			fd = -1;
+	int			lockfd = -1;
 	int64		done;
 	int			rc = WALMGR_EXIT_FAIL;
 	int			err;
+	bool		ok;
 	struct timespec ts;
 
 	/* Validate what we can before creating anything. */
@@ -400,8 +336,10 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 	}
 	clean_stale_temps(tmpdir);
 
+	method = (kind == WALFILE_SEGMENT && !partial) ? wm->compression : WALCOMP_NONE;
+	stored_name = psprintf("%s%s", name, walcomp_suffix(method));
 	clock_gettime(CLOCK_REALTIME, &ts);
-	tmp = psprintf("%s/%s.%d.%lx%lx", tmpdir, name, (int) getpid(),
+	tmp = psprintf("%s/%s.%d.%lx%lx", tmpdir, stored_name, (int) getpid(),
 				   (unsigned long) ts.tv_sec, (unsigned long) ts.tv_nsec);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -412,12 +350,14 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 		goto out;
 	}
 
+	writer = walwriter_begin(method, fd, tmp);
+	if (writer == NULL)
+		goto out;
 	ctx = sha256_begin();
 	done = 0;
 	while (done < size)
 	{
 		size_t		chunk;
-		size_t		written = 0;
 
 		if (done == 0)
 			chunk = first;
@@ -433,21 +373,14 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 			goto out;
 		}
 		sha256_update(ctx, buf, chunk);
-		while (written < chunk)
-		{
-			ssize_t		n = write(fd, buf + written, chunk - written);
-
-			if (n < 0)
-			{
-				if (errno == EINTR)
-					continue;
-				log_error("could not write \"%s\": %m", tmp);
-				goto out;
-			}
-			written += n;
-		}
+		if (!walwriter_write(writer, buf, chunk))
+			goto out;
 		done += chunk;
 	}
+	ok = walwriter_end(writer);
+	writer = NULL;
+	if (!ok)
+		goto out;
 	crash_point("after-write");
 	if (fsync(fd) != 0)
 	{
@@ -481,7 +414,39 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 				 (unsigned long long) found.system_identifier, found.wal_segment_size);
 	}
 
-	final = psprintf("%s/%s", destdir, name);
+	final = psprintf("%s/%s", destdir, stored_name);
+
+	/*
+	 * Archived before, maybe with other compression: compare the content.
+	 * Writers with different compression publish different names, so the
+	 * look-up and the publishing are one step under an exclusive flock of
+	 * the directory; otherwise two of them could both find nothing and
+	 * store the segment twice.
+	 */
+	if (!partial)
+	{
+		lockfd = open(destdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (lockfd < 0 || flock(lockfd, LOCK_EX) != 0)
+		{
+			log_error("could not lock directory \"%s\": %m", destdir);
+			goto out;
+		}
+		existing = archive_find(destdir, name);
+		if (existing == NULL && errno != ENOENT)
+		{
+			log_error("could not look for %s in \"%s\": %m", name, destdir);
+			goto out;
+		}
+		if (existing != NULL)
+		{
+			close(lockfd);
+			lockfd = -1;
+			rc = handle_existing(existing, tmp, tmpdir, stored_name, sha, destdir);
+			pg_free(tmp);
+			tmp = NULL;
+			goto out;
+		}
+	}
 
 	/*
 	 * A partial segment grows: each sync replaces the previous copy, which
@@ -491,9 +456,14 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 		err = (rename(tmp, final) == 0) ? 0 : errno;
 	else
 		err = publish_noreplace(tmp, final);
+	if (lockfd >= 0)
+	{
+		close(lockfd);
+		lockfd = -1;
+	}
 	if (err == EEXIST)
 	{
-		rc = handle_existing(final, tmp, tmpdir, name, sha, destdir);
+		rc = handle_existing(final, tmp, tmpdir, stored_name, sha, destdir);
 		pg_free(tmp);
 		tmp = NULL;
 		goto out;
@@ -510,10 +480,14 @@ archive_store(Walmgr *wm, const char *name, int in_fd, int64 size,
 	crash_point("before-dirsync");
 	if (!fsync_path(destdir, true))
 		goto out;
-	log_info("%s %s (sha256 %s)", partial ? "stored partial segment" : "archived", name, sha);
+	log_info("%s %s (sha256 %s)", partial ? "stored partial segment" : "archived", stored_name, sha);
 	rc = WALMGR_EXIT_OK;
 
 out:
+	if (lockfd >= 0)
+		close(lockfd);
+	if (writer != NULL)
+		walwriter_end(writer);
 	if (ctx != NULL)
 		sha256_abort(ctx);
 	if (fd >= 0)
@@ -523,6 +497,8 @@ out:
 	pg_free(tmp);
 	pg_free(tmpdir);
 	pg_free(final);
+	pg_free(existing);
+	pg_free(stored_name);
 	pg_free(sha);
 	pg_free(buf);
 	return rc;
@@ -584,7 +560,7 @@ cmd_xarchive(Walmgr *wm)
  * walmgr SLAVE_INI xreceive NAME SIZE SHA256
  *
  * The far end of a remote xarchive, run through ssh_command (and, as
- * "xpartial", of sync, storing into logs.partial).  It answers
+ * "xpartialsync", of sync, storing into logs.partial).  It answers
  * on stdout, one word per line: HAVE (identical file present, send
  * nothing), SEND (send SIZE bytes on stdin), then OK, CONFLICT, INVALID or
  * ERROR.  Its exit status says the same; log lines go to stderr.
@@ -592,7 +568,7 @@ cmd_xarchive(Walmgr *wm)
 int
 cmd_xreceive(Walmgr *wm)
 {
-	bool		partial = (strcmp(wm->command, "xpartial") == 0);
+	bool		partial = (strcmp(wm->command, "xpartialsync") == 0);
 	const char *name;
 	char	   *end;
 	long long	size;
@@ -621,20 +597,20 @@ cmd_xreceive(Walmgr *wm)
 
 	if (partial && walfile_classify(name) != WALFILE_PARTIAL)
 	{
-		log_error("xpartial: \"%s\" is not a partial segment name", name);
+		log_error("xpartialsync: \"%s\" is not a partial segment name", name);
 		printf("INVALID\n");
 		return WALMGR_EXIT_INVALID;
 	}
-	final = psprintf("%s/%s", wm->completed_wals, name);
-	if (!partial && access(final, F_OK) == 0)
+	final = partial ? NULL : archive_find(wm->completed_wals, name);
+	if (final != NULL)
 	{
-		char	   *have = file_sha256(final, NULL, NULL);
+		char	   *have = stored_sha256(final);
 
 		if (have != NULL && strcmp(have, sha) == 0 &&
 			fsync_path(final, false) && fsync_path(wm->completed_wals, true))
 		{
 			log_info("%s is already archived with identical content (sha256 %s)",
-					 name, sha);
+					 last_dir_separator(final) + 1, sha);
 			printf("HAVE\n");
 			return WALMGR_EXIT_OK;
 		}

@@ -15,7 +15,6 @@
 
 extern int	archive_store(Walmgr *wm, const char *name, int in_fd,
 						  int64 size, const char *expected_sha, bool partial);
-extern char *file_sha256(const char *path, const char *other, bool *same);
 
 /* thin wrappers around libpgcommon's SHA-256 that fail loudly */
 extern pg_cryptohash_ctx *sha256_begin(void);

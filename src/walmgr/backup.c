@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "access/xlog_internal.h"
+#include "compress.h"
 #include "framework/log.h"
 #include "walmgr.h"
 
@@ -455,7 +456,7 @@ purge_wal(Walmgr *wm)
 			continue;
 		while ((de = readdir(dir)) != NULL)
 		{
-			WalFileKind kind = walfile_classify(de->d_name);
+			WalFileKind kind = walfile_classify_stored(de->d_name);
 			char	   *path;
 
 			if (kind == WALFILE_INVALID || kind == WALFILE_HISTORY ||
@@ -543,6 +544,14 @@ cmd_backup(Walmgr *wm)
 		char	   *argv_archive[] = {verifier, "-w", wm->completed_wals, tmp, NULL};
 		char	   *argv_stream[] = {verifier, tmp, NULL};
 
+		/* WAL stored compressed is checked by walmgr verify, not parsed here */
+		if (strcmp(mode, "archive") == 0 && archive_has_compressed(wm->completed_wals))
+		{
+			log_info("the archive holds compressed WAL: pg_verifybackup checks the files only");
+			argv_archive[1] = "-n";
+			argv_archive[2] = tmp;
+			argv_archive[3] = NULL;
+		}
 		if (wm_run_argv(wm, "pg_verifybackup",
 						strcmp(mode, "archive") == 0 ? argv_archive : argv_stream, 0) != 0)
 		{

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "framework/log.h"
 #include "pqexpbuffer.h"
 #include "walmgr.h"
@@ -46,7 +47,9 @@ static const Command commands[] = {
 	{"periodic", cmd_periodic, WALMGR_EXIT_USAGE},
 	{"status", cmd_status, WALMGR_EXIT_USAGE},
 	{"sync", cmd_sync, WALMGR_EXIT_USAGE},
-	{"xpartial", cmd_xreceive, WALMGR_EXIT_FAIL},
+	{"syncdaemon", cmd_syncdaemon, WALMGR_EXIT_USAGE},
+	{"synch-standby", cmd_synch_standby, WALMGR_EXIT_USAGE},
+	{"xpartialsync", cmd_xreceive, WALMGR_EXIT_FAIL},
 	{"xarchive", cmd_xarchive, WALMGR_EXIT_FAIL},
 	{"xreceive", cmd_xreceive, WALMGR_EXIT_FAIL},
 	{"xrestore", cmd_xrestore, WALMGR_EXIT_RESTORE_ERROR},
@@ -102,6 +105,8 @@ static const char ini_template[] =
 "# slave_start_cmd = pg_ctlcluster 15 main start\n"
 "# primary_conninfo = host=primary user=replicator\n"
 "# keep_backups = 0\n"
+"# store segments compressed: none, gzip, lz4 or zstd\n"
+"# compression = none\n"
 "# restore_error_exit = fatal\n"
 "# archive_cleanup = off\n";
 
@@ -122,6 +127,8 @@ usage(void)
 	printf("  status [--check]       archiver state, WAL waiting, the archive host's state\n");
 	printf("                         (--check: one line, exit 0 OK, 1 WARNING, 2 CRITICAL)\n");
 	printf("  sync                   copy the segment being written to the archive's logs.partial\n");
+	printf("  syncdaemon             sync every loop_delay seconds (use -d to detach)\n");
+	printf("  synch-standby NAMES    set synchronous_standby_names ('' for none)\n");
 	printf("  xarchive %%p %%f         archive one file (archive_command)\n");
 	printf("\nArchive host commands:\n");
 	printf("  setup                  create the archive directories\n");
@@ -142,7 +149,7 @@ usage(void)
 	printf("  xpurgewals             remove WAL older than the oldest kept backup\n");
 	printf("  xrestore %%f %%p [%%r]    restore one file (restore_command)\n");
 	printf("  xreceive NAME SIZE SHA256   far end of a remote xarchive\n");
-	printf("  xpartial NAME SIZE SHA256   far end of a remote sync\n");
+	printf("  xpartialsync NAME SIZE SHA256   far end of a remote sync\n");
 	printf("  xsetup SYSID SEGSIZE PGVERSION   far end of a remote setup\n");
 	printf("\nOptions:\n");
 	printf("  -n, --dry-run          say what would be done, change nothing\n");
@@ -342,6 +349,7 @@ load_layout(Walmgr *wm)
 
 	wm->is_master = sky_config_has(cf, "master_data");
 	wm->slave = wm_get(wm, "slave", "");
+	wm->compression = walcomp_storage(wm);
 	base = wm_get_path(wm, "walmgr_data", "~/walshipping");
 	wm->completed_wals = sky_config_has(cf, "completed_wals") ?
 		wm_get_path(wm, "completed_wals", NULL) : psprintf("%s/logs.complete", base);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "compress.h"
 #include "framework/log.h"
 #include "pqexpbuffer.h"
 #include "walmgr.h"
@@ -37,20 +38,15 @@ static bool transport_compression(Walmgr *wm);
 
 /*
  * walmgr3's compression = 1 meant "rsync -z": compress in transit only.
- * Here that is ssh's -C.  Compressed storage (gzip, lz4, zstd) is not
- * implemented; refusing it is better than silently storing uncompressed.
+ * Here that is ssh's -C.  gzip, lz4 and zstd are storage compression,
+ * done by the archive host (see compress.c).
  */
 static bool
 transport_compression(Walmgr *wm)
 {
 	char	   *value = wm_get(wm, "compression", "none");
-	bool		result = false;
+	bool		result = (strcmp(value, "1") == 0);
 
-	if (strcmp(value, "1") == 0)
-		result = true;
-	else if (strcmp(value, "0") != 0 && strcmp(value, "none") != 0)
-		sky_fatal("compression = %s is not supported: use none (0) or 1 (ssh transport compression)",
-				  value);
 	pg_free(value);
 	return result;
 }
@@ -84,6 +80,10 @@ remote_spawn(Walmgr *wm, char *const *args, int nargs, int *to_child,
 	pg_free(q);
 	if (wm->script.verbose > 0)
 		appendPQExpBufferStr(&remote, " -v");
+
+	/* the primary's storage compression overrides the archive host's */
+	if (wm->compression != WALCOMP_NONE)
+		appendPQExpBuffer(&remote, " --set compression=%s", walcomp_name(wm->compression));
 	for (i = 0; i < nargs; i++)
 	{
 		q = wm_shell_quote(args[i]);
@@ -265,7 +265,7 @@ remote_xarchive(Walmgr *wm, int fd, int64 size, const char *name, bool partial)
 	sha = sha256_end(ctx);
 
 	snprintf(sizebuf, sizeof(sizebuf), "%lld", (long long) size);
-	args[0] = partial ? "xpartial" : "xreceive";
+	args[0] = partial ? "xpartialsync" : "xreceive";
 	args[1] = (char *) name;
 	args[2] = sizebuf;
 	args[3] = sha;

@@ -26,8 +26,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "framework/log.h"
 #include "walmgr.h"
+
+#define COPY_BUF_SIZE (1024 * 1024)
 
 static int	error_exit = WALMGR_EXIT_RESTORE_ERROR;
 
@@ -113,36 +116,45 @@ paused(Walmgr *wm)
 	return result;
 }
 
-/* Copy src to dst, removing dst again on any failure. */
+/*
+ * Copy src (decompressing it if its name says so) to dst, removing dst
+ * again on any failure.  A segment must come out whole: the size of an
+ * uncompressed file, or the archive's segment size for a compressed one.
+ */
 static int
 copy_out(Walmgr *wm, const char *src, const char *name, const char *dst)
 {
 	WalFileKind kind = walfile_classify(name);
-	int			in;
+	WalReader  *in;
 	int			out = -1;
 	struct stat st;
 	char	   *buf;
 	ssize_t		n;
+	int64		expected = -1;
 	int64		done = 0;
 	int			rc = error_exit;
 
-	in = open(src, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
+	in = walreader_open(src);
+	if (in == NULL)
 	{
 		if (errno == ENOENT)
 		{
 			log_debug("%s is not in the archive", name);
 			return WALMGR_EXIT_FAIL;
 		}
-		log_error("could not open \"%s\": %m", src);
 		return error_exit;
 	}
-	buf = pg_malloc(1024 * 1024);
-	if (fstat(in, &st) != 0)
+	buf = pg_malloc(COPY_BUF_SIZE);
+	if (stat(src, &st) != 0)
 	{
 		log_error("could not stat \"%s\": %m", src);
 		goto out;
 	}
+	if (!walreader_compressed(in))
+		expected = st.st_size;
+	n = walreader_read(in, buf, COPY_BUF_SIZE);
+	if (n < 0)
+		goto out;
 	if (kind == WALFILE_SEGMENT || kind == WALFILE_PARTIAL)
 	{
 		ArchiveId	aid;
@@ -150,15 +162,18 @@ copy_out(Walmgr *wm, const char *src, const char *name, const char *dst)
 		bool		exists;
 		char	   *why;
 
-		n = pread(in, buf, XLOG_BLCKSZ, 0);
-		if (n < 0)
-		{
-			log_error("could not read \"%s\": %m", src);
-			goto out;
-		}
 		if (!archive_id_read(wm->walmgr_data, &aid, &exists))
 			goto out;
-		if (!walfile_check_segment(name, buf, n, st.st_size,
+		if (walreader_compressed(in))
+		{
+			if (!exists)
+			{
+				log_error("cannot check compressed %s: the archive has no ARCHIVE_ID", name);
+				goto out;
+			}
+			expected = aid.wal_segment_size;
+		}
+		if (!walfile_check_segment(name, buf, n, expected,
 								   exists ? &aid : NULL, &found, &why))
 		{
 			log_error("archived %s is damaged: %s", name, why);
@@ -172,7 +187,7 @@ copy_out(Walmgr *wm, const char *src, const char *name, const char *dst)
 		log_error("could not create \"%s\": %m", dst);
 		goto out;
 	}
-	while ((n = read(in, buf, 1024 * 1024)) > 0)
+	while (n > 0)
 	{
 		ssize_t		written = 0;
 
@@ -190,15 +205,14 @@ copy_out(Walmgr *wm, const char *src, const char *name, const char *dst)
 			written += w;
 		}
 		done += n;
+		n = walreader_read(in, buf, COPY_BUF_SIZE);
 	}
 	if (n < 0)
-	{
-		log_error("could not read \"%s\": %m", src);
 		goto out;
-	}
-	if (done != st.st_size)
+	if (expected >= 0 && done != expected)
 	{
-		log_error("archived %s changed size while being copied", name);
+		log_error("archived %s is damaged or changed while being copied: %lld bytes instead of %lld",
+				  name, (long long) done, (long long) expected);
 		goto out;
 	}
 	if (close(out) != 0)
@@ -208,7 +222,7 @@ copy_out(Walmgr *wm, const char *src, const char *name, const char *dst)
 		goto out;
 	}
 	out = -1;
-	log_info("restored %s", name);
+	log_info("restored %s%s", name, walreader_compressed(in) ? " (decompressed)" : "");
 	rc = WALMGR_EXIT_OK;
 
 out:
@@ -216,7 +230,7 @@ out:
 		close(out);
 	if (rc != WALMGR_EXIT_OK && unlink(dst) != 0 && errno != ENOENT)
 		log_error("could not remove \"%s\": %m", dst);
-	close(in);
+	walreader_close(in);
 	pg_free(buf);
 	return rc;
 }
@@ -244,7 +258,7 @@ cleanup_before(Walmgr *wm, const char *restartpoint)
 		return;
 	while ((de = readdir(dir)) != NULL)
 	{
-		WalFileKind kind = walfile_classify(de->d_name);
+		WalFileKind kind = walfile_classify_stored(de->d_name);
 		char	   *path;
 
 		if (kind == WALFILE_INVALID || kind == WALFILE_HISTORY ||
@@ -305,8 +319,15 @@ cmd_xrestore(Walmgr *wm)
 		log_error("archive directory \"%s\" is not accessible: %m", wm->completed_wals);
 		return error_exit;
 	}
-	src = psprintf("%s/%s", wm->completed_wals, name);
-	rc = copy_out(wm, src, name, dst);
+	src = archive_find(wm->completed_wals, name);
+	if (src == NULL && errno != ENOENT)
+	{
+		log_error("could not look for %s in \"%s\": %m", name, wm->completed_wals);
+		return error_exit;
+	}
+	rc = src ? copy_out(wm, src, name, dst) : WALMGR_EXIT_FAIL;
+	if (src == NULL)
+		log_debug("%s is not in the archive", name);
 	pg_free(src);
 	if (rc == WALMGR_EXIT_FAIL && walfile_classify(name) == WALFILE_SEGMENT)
 		rc = serve_partial(wm, name, dst);

@@ -17,6 +17,7 @@
 #include "postgres_fe.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -24,8 +25,11 @@
 
 #include "access/xlog_internal.h"
 #include "archive.h"
+#include "common/sha2.h"
 #include "framework/log.h"
+#include "framework/pidfile.h"
 #include "framework/pqutil.h"
+#include "pqexpbuffer.h"
 #include "walmgr.h"
 
 static bool archive_setup(Walmgr *wm, const ArchiveId *id);
@@ -34,6 +38,20 @@ static int	set_parameter(Walmgr *wm, PGconn *conn, const char *name,
 						  const char *value, bool *changed);
 static char *archive_command_for(Walmgr *wm);
 static char *current_segment(Walmgr *wm, const char *data);
+
+/* name and SHA-256 of the last partial segment stored, "NAME HEX" */
+#define SYNC_SHA_LEN (MAXFNAMELEN + 8 + 1 + PG_SHA256_DIGEST_STRING_LENGTH)
+
+typedef struct SyncDaemon
+{
+	Walmgr	   *wm;
+	char		last_sha[SYNC_SHA_LEN];
+} SyncDaemon;
+
+static int	sync_once(Walmgr *wm, char *last_sha);
+static void stop_syncdaemon(Walmgr *wm);
+static bool standby_named(const char *names, const char *application_name);
+static SkyWorkResult syncdaemon_work(SkyScript *script, void *arg);
 
 /*
  * Create the archive tree on this host and record which cluster it
@@ -367,7 +385,34 @@ cmd_stop(Walmgr *wm)
 	else if (rc == 0 && !wm->discard)
 		log_info("archiving stopped: PostgreSQL keeps WAL in pg_wal until \"walmgr setup\" is run again");
 	pg_free(restart);
+	if (rc == 0)
+		stop_syncdaemon(wm);
 	return rc;
+}
+
+/*
+ * A syncdaemon of this ini (its pidfile) copies the segment being written
+ * on and on; with archiving stopped that serves nobody.  It is asked to
+ * stop after its current round, as walmgr -s would.
+ */
+static void
+stop_syncdaemon(Walmgr *wm)
+{
+	char	   *why = NULL;
+	pid_t		pid;
+
+	if (wm->script.pidfile[0] == '\0')
+		return;
+	pid = sky_pidfile_running_pid(wm->script.pidfile, &why);
+	pg_free(why);
+	if (pid == 0)
+		return;
+	if (wm->dry_run)
+		log_info("dry run: would stop the syncdaemon (process %d)", (int) pid);
+	else if (kill(pid, SIGINT) != 0)
+		log_warning("could not stop the syncdaemon (process %d): %m", (int) pid);
+	else
+		log_info("syncdaemon (process %d) asked to stop", (int) pid);
 }
 
 /*
@@ -548,9 +593,12 @@ current_segment(Walmgr *wm, const char *data)
  * Works with the primary up or down.  The segment is read once into
  * memory, so what is stored is one consistent snapshot of a file that may
  * be growing meanwhile.
+ *
+ * last_sha, when not NULL, holds the checksum of what the previous call
+ * stored (or ""); a snapshot identical to it is not sent again.
  */
-int
-cmd_sync(Walmgr *wm)
+static int
+sync_once(Walmgr *wm, char *last_sha)
 {
 	char	   *data;
 	char	   *current;
@@ -561,14 +609,10 @@ cmd_sync(Walmgr *wm)
 	struct stat st;
 	char	   *buf;
 	char	   *partial_name;
+	char	   *sha = NULL;
 	ssize_t		n;
 	int			rc;
 
-	if (!wm->is_master)
-	{
-		log_error("sync is a primary command: this ini has no master_data");
-		return WALMGR_EXIT_USAGE;
-	}
 	data = wm_get_path(wm, "master_data", NULL);
 	current = current_segment(wm, data);
 	if (current == NULL)
@@ -605,13 +649,36 @@ cmd_sync(Walmgr *wm)
 		log_error("could not buffer \"%s\": %m", path);
 		return WALMGR_EXIT_FAIL;
 	}
-	pg_free(buf);
 	/* stored as pg_receivewal names its segment in progress */
 	partial_name = psprintf("%s.partial", current);
-	if (wm_remote(wm))
-		rc = remote_xarchive(wm, mfd, n, partial_name, true);
+	if (last_sha != NULL)
+	{
+		pg_cryptohash_ctx *ctx = sha256_begin();
+		char	   *hex;
+
+		sha256_update(ctx, buf, n);
+		hex = sha256_end(ctx);
+		sha = psprintf("%s %s", partial_name, hex);
+		pg_free(hex);
+	}
+	pg_free(buf);
+	if (sha != NULL && strcmp(sha, last_sha) == 0)
+	{
+		log_debug("%s has not changed since the last sync", current);
+		rc = WALMGR_EXIT_OK;
+	}
 	else
-		rc = archive_store(wm, partial_name, mfd, n, NULL, true);
+	{
+		if (wm_remote(wm))
+			rc = remote_xarchive(wm, mfd, n, partial_name, true);
+		else
+			rc = archive_store(wm, partial_name, mfd, n, NULL, true);
+		if (rc == 0)
+			log_info("%s copied to the archive's logs.partial (%zd bytes)", partial_name, n);
+		if (last_sha != NULL)
+			strlcpy(last_sha, rc == 0 ? sha : "", SYNC_SHA_LEN);
+	}
+	pg_free(sha);
 	pg_free(partial_name);
 	close(mfd);
 	pg_free(path);
@@ -619,4 +686,183 @@ cmd_sync(Walmgr *wm)
 	pg_free(current);
 	pg_free(data);
 	return rc;
+}
+
+/*
+ * Does the synchronous_standby_names value names list application_name?
+ * The names are what stands inside the parentheses of "FIRST n (...)",
+ * "ANY n (...)" and "n (...)", else the whole value, separated by commas;
+ * as in PostgreSQL, a plain name matches regardless of case, a quoted one
+ * exactly, and "*" matches any standby.
+ */
+static bool
+standby_named(const char *names, const char *application_name)
+{
+	const char *open = strchr(names, '(');
+	const char *p = open ? open + 1 : names;
+	bool		found = false;
+
+	while (*p != '\0' && *p != ')' && !found)
+	{
+		const char *end;
+		char	   *name;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '"')
+		{
+			PQExpBufferData buf;
+
+			initPQExpBuffer(&buf);
+			for (p++; *p != '\0'; p++)
+			{
+				if (*p == '"' && p[1] == '"')
+					appendPQExpBufferChar(&buf, *p++);
+				else if (*p == '"')
+				{
+					p++;
+					break;
+				}
+				else
+					appendPQExpBufferChar(&buf, *p);
+			}
+			found = (strcmp(buf.data, application_name) == 0);
+			termPQExpBuffer(&buf);
+			continue;
+		}
+		end = p + strcspn(p, ",)");
+		name = pnstrdup(p, end - p);
+		while (name[0] != '\0' && (name[strlen(name) - 1] == ' ' ||
+									name[strlen(name) - 1] == '\t'))
+			name[strlen(name) - 1] = '\0';
+		found = (strcmp(name, "*") == 0 ||
+				 (name[0] != '\0' && pg_strcasecmp(name, application_name) == 0));
+		pg_free(name);
+		p = end;
+	}
+	return found;
+}
+
+/*
+ * walmgr INI synch-standby NAMES
+ *
+ * Make commits on the primary wait for the standbys NAMES (any value of
+ * synchronous_standby_names, e.g. "s1", "FIRST 1 (s1, s2)"; "" for none)
+ * through ALTER SYSTEM and a reload.  Names no connected standby has would
+ * make every commit hang, so one of them must be in pg_stat_replication
+ * first; --force skips that check, for a standby that is about to connect.
+ */
+int
+cmd_synch_standby(Walmgr *wm)
+{
+	PGconn	   *conn;
+	PGresult   *res;
+	const char *names;
+	bool		changed = false;
+	int			rc;
+
+	if (!wm->is_master)
+	{
+		log_error("synch-standby is a primary command: this ini has no master_data");
+		return WALMGR_EXIT_USAGE;
+	}
+	if (wm->nargs != 1)
+	{
+		log_error("usage: synch-standby NAMES (a synchronous_standby_names value, '' for none)");
+		return WALMGR_EXIT_USAGE;
+	}
+	names = wm->args[0];
+	conn = connect_master(wm);
+	if (conn == NULL)
+		return WALMGR_EXIT_FAIL;
+
+	if (names[0] != '\0')
+	{
+		const char *matched = NULL;
+		int			i;
+
+		res = sky_db_exec(conn, "select application_name from pg_stat_replication"
+						  " where state in ('streaming', 'catchup') order by 1",
+						  0, NULL);
+		if (res == NULL)
+		{
+			PQfinish(conn);
+			return WALMGR_EXIT_FAIL;
+		}
+		for (i = 0; i < PQntuples(res) && matched == NULL; i++)
+			if (standby_named(names, PQgetvalue(res, i, 0)))
+				matched = PQgetvalue(res, i, 0);
+		if (matched != NULL)
+			log_info("standby \"%s\" is connected and named", matched);
+		else if (wm->force)
+			log_warning("no connected standby is named in '%s': commits wait until one connects",
+						names);
+		else
+		{
+			log_error("no connected standby is named in '%s': every commit would wait "
+					  "(use --force to set it anyway)", names);
+			PQclear(res);
+			PQfinish(conn);
+			return WALMGR_EXIT_FAIL;
+		}
+		PQclear(res);
+	}
+
+	rc = set_parameter(wm, conn, "synchronous_standby_names", names, &changed);
+	if (rc == 0 && changed)
+	{
+		res = sky_db_exec(conn, "select pg_reload_conf()", 0, NULL);
+		if (res == NULL)
+			rc = WALMGR_EXIT_FAIL;
+		PQclear(res);
+	}
+	if (rc == 0 && names[0] == '\0' && !wm->dry_run)
+		log_info("commits no longer wait for a synchronous standby");
+	PQfinish(conn);
+	return rc;
+}
+
+int
+cmd_sync(Walmgr *wm)
+{
+	if (!wm->is_master)
+	{
+		log_error("sync is a primary command: this ini has no master_data");
+		return WALMGR_EXIT_USAGE;
+	}
+	return sync_once(wm, NULL);
+}
+
+static SkyWorkResult
+syncdaemon_work(SkyScript *script, void *arg)
+{
+	SyncDaemon *sd = (SyncDaemon *) arg;
+
+	return sync_once(sd->wm, sd->last_sha) == 0 ? SKY_WORK_IDLE : SKY_WORK_FAILED;
+}
+
+/*
+ * walmgr INI [-d] syncdaemon
+ *
+ * "sync" every loop_delay seconds, as a daemon with a pidfile, for hosts
+ * where the archive host may not open a replication connection (else its
+ * "receive" does better).  A snapshot identical to the previous one is not
+ * sent again.  Stopped with -s/-k like every Skytools daemon; a failed
+ * sync is logged and retried after exception_sleep.
+ */
+int
+cmd_syncdaemon(Walmgr *wm)
+{
+	SyncDaemon	sd = {wm, ""};
+
+	if (!wm->is_master)
+	{
+		log_error("syncdaemon is a primary command: this ini has no master_data");
+		return WALMGR_EXIT_USAGE;
+	}
+	if (wm->dry_run)
+		return sync_once(wm, NULL);
+	if (!sky_script_start(&wm->script))
+		return WALMGR_EXIT_FAIL;
+	return sky_script_loop(&wm->script, syncdaemon_work, NULL, &sd);
 }

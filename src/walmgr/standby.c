@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "framework/log.h"
 #include "framework/pqutil.h"
 #include "pqexpbuffer.h"
@@ -54,12 +55,14 @@ partial_pending(Walmgr *wm)
 
 	while (dir != NULL && (de = readdir(dir)) != NULL && !pending)
 	{
+		char		segment[25];
 		char	   *full;
 
 		if (walfile_classify(de->d_name) != WALFILE_PARTIAL)
 			continue;
-		full = psprintf("%s/%.24s", wm->completed_wals, de->d_name);
-		pending = (access(full, F_OK) != 0);
+		strlcpy(segment, de->d_name, sizeof(segment));
+		full = archive_find(wm->completed_wals, segment);
+		pending = (full == NULL);
 		pg_free(full);
 	}
 	if (dir != NULL)

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "compress.h"
 #include "framework/log.h"
 #include "framework/pqutil.h"
 #include "pqexpbuffer.h"
@@ -61,7 +62,7 @@ archive_status(Walmgr *wm)
 	}
 	while ((de = readdir(dir)) != NULL)
 	{
-		if (walfile_classify(de->d_name) != WALFILE_SEGMENT)
+		if (walfile_classify_stored(de->d_name) != WALFILE_SEGMENT)
 			continue;
 		nseg++;
 		if (strcmp(de->d_name, newest) > 0)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "access/xlog_internal.h"
+#include "compress.h"
 #include "framework/log.h"
 #include "walmgr.h"
 
@@ -84,6 +85,14 @@ verify_backups(Walmgr *wm, char **oldest_start)
 			char	   *argv_own[] = {verifier, "-q", "-i", "walmgr.info", dir, NULL};
 			char	   *argv_arch[] = {verifier, "-q", "-i", "walmgr.info", "-w",
 			wm->completed_wals, dir, NULL};
+
+			/* compressed WAL cannot be parsed; its presence is checked below */
+			if (!own_wal && archive_has_compressed(wm->completed_wals))
+			{
+				argv_arch[4] = "-n";
+				argv_arch[5] = dir;
+				argv_arch[6] = NULL;
+			}
 
 			if (wm_run_argv(wm, "pg_verifybackup", own_wal ? argv_own : argv_arch, 0) != 0)
 			{
@@ -179,7 +188,7 @@ verify_wal(Walmgr *wm, const char *oldest_start)
 			sscanf(de->d_name, "%08X", &tli);
 			latest = Max(latest, tli);
 		}
-		else if (walfile_classify(de->d_name) == WALFILE_SEGMENT)
+		else if (walfile_classify_stored(de->d_name) == WALFILE_SEGMENT)
 		{
 			XLogFromFileName(de->d_name, &tli, &s, aid.wal_segment_size);
 			if (tli > latest)
@@ -244,8 +253,8 @@ verify_wal(Walmgr *wm, const char *oldest_start)
 				break;
 			}
 		XLogFileName(name, tli, segno, aid.wal_segment_size);
-		path = psprintf("%s/%s", wm->completed_wals, name);
-		if (access(path, F_OK) != 0)
+		path = archive_find(wm->completed_wals, name);
+		if (path == NULL)
 		{
 			if (missing < 10)
 				log_error("WAL segment %s is missing from the archive", name);

@@ -36,6 +36,15 @@ typedef enum WalFileKind
 	WALFILE_BACKUP				/* 000000010000000000000001.00000028.backup */
 } WalFileKind;
 
+/* How full segments are stored in logs.complete (compress.c) */
+typedef enum WalCompression
+{
+	WALCOMP_NONE,
+	WALCOMP_GZIP,
+	WALCOMP_LZ4,
+	WALCOMP_ZSTD
+} WalCompression;
+
 /* Contents of walmgr_data/ARCHIVE_ID: which cluster the archive belongs to */
 typedef struct ArchiveId
 {
@@ -73,6 +82,7 @@ typedef struct Walmgr
 	char	   *full_backup;
 	char	   *config_backup;
 	char	   *slave;			/* "" when the archive is local */
+	WalCompression compression; /* storage compression of segments */
 } Walmgr;
 
 /* main.c */
@@ -145,5 +155,7 @@ extern int	cmd_stop(Walmgr *wm);
 extern int	cmd_periodic(Walmgr *wm);
 extern void run_periodic_if_due(Walmgr *wm);
 extern int	cmd_sync(Walmgr *wm);
+extern int	cmd_syncdaemon(Walmgr *wm);
+extern int	cmd_synch_standby(Walmgr *wm);
 
 #endif							/* WALMGR_H */

@@ -10,12 +10,14 @@ PGQ_PG_BINDIR=/usr/lib/postgresql/15/bin
 PGQ_PG_CONFIG=$PGQ_PG_BINDIR/pg_config
 
 # What it takes to build the extension and the client programs (walmgr
-# links libpq and, for SHA-256, libcrypto) and run a server with them.
-PGQ_BUILD_PACKAGES="postgresql-15 postgresql-server-dev-15 libpq-dev libssl-dev make gcc"
+# links libpq, for SHA-256 libcrypto, and for compressed WAL zlib, liblz4
+# and libzstd) and run a server with them.
+PGQ_BUILD_PACKAGES="postgresql-15 postgresql-server-dev-15 libpq-dev libssl-dev zlib1g-dev liblz4-dev libzstd-dev make gcc"
 # What the test suite adds: the TAP framework's IPC::Run, the two real
-# clients the TAP tests drive, and the fault injection tools of the walmgr
-# tests (strace for syscall order, fiu-run for failing fsync and write).
-PGQ_TEST_PACKAGES="libipc-run-perl pgqd python3-pgq strace fiu-utils"
+# clients the TAP tests drive, the fault injection tools of the walmgr
+# tests (strace for syscall order, fiu-run for failing fsync and write),
+# and the lz4 and zstd programs that check walmgr's compressed files.
+PGQ_TEST_PACKAGES="libipc-run-perl pgqd python3-pgq strace fiu-utils lz4 zstd"
 
 pgq_say()
 {

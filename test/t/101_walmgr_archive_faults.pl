@@ -177,4 +177,50 @@ foreach my $point ('after-write', 'after-fsync', 'after-publish', 'before-dirsyn
 	is(slurp("$dir/RECOVERYXLOG"), slurp("$dir/wal/$seg"), "4: $point: restored content correct");
 }
 
+#### tests 1 and 4 for compressed storage: the same order, the same outcome
+
+$seg = $segs[4];
+unlink "$complete/$seg", "$complete/$seg.zst";    # test 2 may have archived it
+$r = walmgr({ prefix => \@strace }, $ini, '--set', 'compression=zstd', 'xarchive',
+	"$dir/wal/$seg", $seg);
+is($r->{rc}, 0, '1 zstd: xarchive under strace exits 0');
+@calls = trace_calls("$dir/trace");
+$i_fsync = find_call(\@calls, 0, 'fsync', qr{\.tmp/$seg\.zst\.});
+$i_pub = find_call(\@calls, 0, 'renameat2',
+	qr{\.tmp/$seg\.zst\..*"\Q$complete\E/$seg\.zst".*RENAME_NOREPLACE});
+$i_dirsync = find_call(\@calls, 0, 'fsync', qr{<\Q$complete\E>});
+$i_exit = find_call(\@calls, 0, 'exit_group', qr{^0$});
+ok($i_fsync >= 0 && $i_pub > $i_fsync, '1 zstd: the compressed file is fsynced before it is published')
+  or diag(slurp("$dir/trace"));
+ok($i_dirsync > $i_pub, '1 zstd: the directory is fsynced after publishing');
+ok($i_exit > $i_dirsync, '1 zstd: exit(0) comes last');
+
+foreach my $point ('after-write', 'after-fsync', 'after-publish', 'before-dirsync')
+{
+	my $stored = "$complete/$seg.lz4";
+	unlink "$complete/$seg", "$complete/$seg.zst", $stored;
+	$r = walmgr({ env => { WALMGR_TEST_CRASH_AT => $point } },
+		$ini, '--set', 'compression=lz4', 'xarchive', "$dir/wal/$seg", $seg);
+	is($r->{signal}, 9, "4 lz4: $point: the process died of SIGKILL");
+	if (-e $stored)
+	{
+		my $x = walmgr($ini, 'xrestore', $seg, "$dir/RECOVERYXLOG");
+		is($x->{rc}, 0, "4 lz4: $point: a published file is complete");
+	}
+	else
+	{
+		my $x = walmgr($ini, 'xrestore', $seg, "$dir/RECOVERYXLOG");
+		is($x->{rc}, 1, "4 lz4: $point: xrestore does not serve the temporary file");
+	}
+	$r = walmgr($ini, '--set', 'compression=lz4', 'xarchive', "$dir/wal/$seg", $seg);
+	is($r->{rc}, 0, "4 lz4: $point: re-running xarchive succeeds");
+	ok(-e $stored && !-e "$complete/$seg", "4 lz4: $point: stored compressed, once");
+	is_deeply([ grep { $_ ne 'conflict' } listdir("$complete/.tmp") ], [],
+		"4 lz4: $point: stale temporary files cleaned");
+	my $x = walmgr($ini, 'xrestore', $seg, "$dir/RECOVERYXLOG");
+	is($x->{rc}, 0, "4 lz4: $point: xrestore serves the file");
+	ok(slurp("$dir/RECOVERYXLOG") eq slurp("$dir/wal/$seg"),
+		"4 lz4: $point: restored content correct");
+}
+
 done_testing();

@@ -3,7 +3,8 @@
 # archive; killing pg_receivewal makes the supervisor start another, killing
 # "walmgr receive" itself loses nothing (the slot kept the WAL) once it is
 # started again; segments delivered by both receive and xarchive end up
-# once, identical, with no conflict; -s stops it.
+# once, identical, with no conflict, also when both store compressed with
+# different algorithms; -s stops it.
 
 use strict;
 use warnings;
@@ -106,6 +107,32 @@ is($r->{rc}, 0, '-s exits 0');
 ok(poll_until(sub { !kill(0, $daemon) && !kill(0, $child) }), 'receive and pg_receivewal stopped');
 ok(!-e "$dir/receive.pid", 'pidfile removed');
 like(slurp("$dir/receive.log"), qr/INFO stopping$/m, 'the stop is logged');
+
+# both channels again, storing compressed: receive with zstd, xarchive with
+# gzip; whichever comes second finds the other's copy identical
+$r = walmgr('-d', '--set', 'compression=zstd', $ini, 'receive');
+is($r->{rc}, 0, 'receive started with compression = zstd') or diag($r->{stderr});
+write_file("$dir/master.ini", slurp("$dir/master.ini") . "compression = gzip\n");
+my @compressed = map { switch() } 1 .. 3;
+my $stored = sub { my $s = shift; grep { /^$s(\.gz|\.zst)?$/ } listdir($complete) };
+ok( poll_until(
+		sub {
+			!grep { $stored->($_) != 1 || -e "$pgdata/pg_wal/archive_status/$_.ready" } @compressed;
+		}),
+	'compressed: segments delivered by both channels, each stored once');
+ok(!grep({ -e "$complete/$_" } @compressed), 'compressed: none stored plain');
+is($primary->safe_psql('postgres', 'select failed_count from pg_stat_archiver'), '0',
+	'compressed: xarchive never failed');
+is_deeply([ listdir("$complete/.tmp/conflict") ], [], 'compressed: no conflicts');
+foreach my $s (@compressed)
+{
+	my $x = walmgr($ini, 'xrestore', $s, "$dir/restored");
+	ok($x->{rc} == 0 && slurp("$dir/restored") eq slurp("$pgdata/pg_wal/$s"),
+		"compressed: $s restores identical to pg_wal");
+}
+$daemon = slurp("$dir/receive.pid") =~ s/\s+//gr;
+is(walmgr('-s', $ini)->{rc}, 0, 'compressed: receive stopped');
+ok(poll_until(sub { !kill(0, $daemon) }), 'compressed: and gone');
 
 $primary->stop;
 done_testing();

@@ -103,7 +103,8 @@ like($r->{stderr}, qr/ignoring keep_symlinks/, 'old key keep_symlinks noted');
 $r = walmgr("$dir/wal-slave.ini", 'xrotate');
 is($r->{rc}, 0, 'slave sample: keep_backups = 0 and an empty old-style archive_command are accepted');
 
-# compression: 0 and 1 are walmgr3's values, anything else is refused
+# compression: 0 and 1 are walmgr3's values, gzip, lz4 and zstd storage
+# compression (passed on to the archive host), anything else is refused
 write_fake_ssh("$dir/fake-ssh");
 my $remote_conf = "[walmgr]\nmaster_data = $dir/x\nslave = archive-host\nslave_config = $dir/wal-slave.ini\n"
   . "remote_walmgr = $WALMGR\nssh_command = $dir/fake-ssh\n";
@@ -113,8 +114,12 @@ is($r->{rc}, 0, 'listbackups runs on the archive host') or diag($r->{stderr});
 like(slurp("$dir/fake-ssh.args"), qr/^-C archive-host /m, 'compression = 1 means ssh -C');
 write_file("$dir/remote.ini", $remote_conf . "compression = gzip\n");
 $r = walmgr("$dir/remote.ini", 'listbackups');
-is($r->{rc}, 2, 'compression = gzip is refused as a config error');
-like($r->{stderr}, qr/compression = gzip is not supported/, '... with a message');
+is($r->{rc}, 0, 'compression = gzip is accepted') or diag($r->{stderr});
+like(slurp("$dir/fake-ssh.args"), qr/--set compression=gzip/, '... and passed to the archive host');
+write_file("$dir/remote.ini", $remote_conf . "compression = bzip2\n");
+$r = walmgr("$dir/remote.ini", 'listbackups');
+is($r->{rc}, 2, 'compression = bzip2 is refused as a config error');
+like($r->{stderr}, qr/compression = bzip2 is not supported/, '... with a message');
 
 #### role, --set, and --dry-run against a live primary
 
