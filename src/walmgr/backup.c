@@ -42,7 +42,6 @@ static bool write_info(Walmgr *wm, const char *dir, bool verified);
 static bool rotate_in(Walmgr *wm, const char *newdir);
 static bool expire(Walmgr *wm);
 static bool purge_wal(Walmgr *wm);
-static char *bin_path(Walmgr *wm, const char *prog);
 
 /* full_backup for n < 0, else full_backup.n */
 char *
@@ -53,21 +52,28 @@ backup_path(Walmgr *wm, int n)
 	return psprintf("%s.%d", wm->full_backup, n);
 }
 
-static char *
-bin_path(Walmgr *wm, const char *prog)
+/*
+ * How many backups follow each other without a gap in the chain
+ * full_backup, full_backup.0, full_backup.1 ..., counting from index
+ * "first" (-1 for full_backup itself).
+ */
+int
+count_backups(Walmgr *wm, int first)
 {
-	char	   *bindir = wm_get_path(wm, wm->is_master ? "master_bin" : "slave_bin",
-									 "/usr/lib/postgresql/15/bin");
-	char	   *path;
+	int			n = first;
+	struct stat st;
 
-	if (bindir[0] == '\0')
+	for (;;)
 	{
-		pg_free(bindir);
-		bindir = pg_strdup("/usr/lib/postgresql/15/bin");
+		char	   *p = backup_path(wm, n);
+		bool		there = (stat(p, &st) == 0);
+
+		pg_free(p);
+		if (!there)
+			break;
+		n++;
 	}
-	path = psprintf("%s/%s", bindir, prog);
-	pg_free(bindir);
-	return path;
+	return n - first;
 }
 
 static int
@@ -290,21 +296,12 @@ write_info(Walmgr *wm, const char *dir, bool verified)
 static bool
 rotate_in(Walmgr *wm, const char *newdir)
 {
-	int			n = 0;
+	int			n;
 	int			k;
 	char	   *parent;
 	struct stat st;
 
-	for (;;)
-	{
-		char	   *p = backup_path(wm, n);
-		bool		there = (stat(p, &st) == 0);
-
-		pg_free(p);
-		if (!there)
-			break;
-		n++;
-	}
+	n = count_backups(wm, 0);
 	for (k = n - 1; k >= -1; k--)
 	{
 		char	   *from = backup_path(wm, k);
@@ -347,9 +344,8 @@ expire(Walmgr *wm)
 {
 	int			keep = sky_config_get_int(wm->script.cf, "keep_backups", 0);
 	char	   *command;
-	int			n = 0;
+	int			n;
 	int			k;
-	struct stat st;
 	bool		ok = true;
 
 	if (keep < 1)
@@ -366,16 +362,7 @@ expire(Walmgr *wm)
 		command = pg_strdup("");
 
 	/* backups: full_backup, full_backup.0 ... full_backup.(n-1) */
-	for (;;)
-	{
-		char	   *p = backup_path(wm, n);
-		bool		there = (stat(p, &st) == 0);
-
-		pg_free(p);
-		if (!there)
-			break;
-		n++;
-	}
+	n = count_backups(wm, 0);
 	for (k = n - 1; k >= keep - 1 && ok; k--)
 	{
 		char	   *victim = backup_path(wm, k);
@@ -493,6 +480,7 @@ cmd_backup(Walmgr *wm)
 	char	   *mode;
 	char	   *label;
 	char	   *basebackup;
+	const char *bindir_key = wm->is_master ? "master_bin" : "slave_bin";
 	char		stamp[32];
 	time_t		now = time(NULL);
 	int			timeout;
@@ -522,7 +510,7 @@ cmd_backup(Walmgr *wm)
 		goto out;
 	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", localtime(&now));
 	label = psprintf("walmgr-%s", stamp);
-	basebackup = bin_path(wm, "pg_basebackup");
+	basebackup = wm_pg_program(wm, bindir_key, "pg_basebackup");
 	{
 		char	   *argv[] = {basebackup, "-d", conninfo, "-D", tmp,
 			"-X", strcmp(mode, "archive") == 0 ? "none" : "stream",
@@ -540,7 +528,7 @@ cmd_backup(Walmgr *wm)
 	}
 	if (verify)
 	{
-		char	   *verifier = bin_path(wm, "pg_verifybackup");
+		char	   *verifier = wm_pg_program(wm, bindir_key, "pg_verifybackup");
 		char	   *argv_archive[] = {verifier, "-w", wm->completed_wals, tmp, NULL};
 		char	   *argv_stream[] = {verifier, tmp, NULL};
 

@@ -207,6 +207,21 @@ wm_get_path(Walmgr *wm, const char *key, const char *def)
 	return strip_host_prefix(sky_config_get_file(wm->script.cf, key, def));
 }
 
+/*
+ * Path of a PostgreSQL program in the directory the config key (master_bin
+ * or slave_bin) names; unset or empty means PostgreSQL 15's Debian bindir.
+ */
+char *
+wm_pg_program(Walmgr *wm, const char *bindir_key, const char *prog)
+{
+	char	   *bindir = wm_get_path(wm, bindir_key, WALMGR_DEFAULT_BINDIR);
+	char	   *path;
+
+	path = psprintf("%s/%s", bindir[0] ? bindir : WALMGR_DEFAULT_BINDIR, prog);
+	pg_free(bindir);
+	return path;
+}
+
 /* Is the archive on another host, reached through ssh_command? */
 bool
 wm_remote(Walmgr *wm)

@@ -72,12 +72,7 @@ receive_reload(SkyScript *script, void *arg)
 static char *
 receivewal_path(Walmgr *wm)
 {
-	char	   *bindir = wm_get_path(wm, "slave_bin", "/usr/lib/postgresql/15/bin");
-	char	   *path = psprintf("%s/pg_receivewal",
-								bindir[0] ? bindir : "/usr/lib/postgresql/15/bin");
-
-	pg_free(bindir);
-	return path;
+	return wm_pg_program(wm, "slave_bin", "pg_receivewal");
 }
 
 /* Start pg_receivewal; it dies with us (PR_SET_PDEATHSIG). */

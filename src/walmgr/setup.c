@@ -34,6 +34,7 @@
 
 static bool archive_setup(Walmgr *wm, const ArchiveId *id);
 static PGconn *connect_master(Walmgr *wm);
+static int	reload_conf(PGconn *conn);
 static int	set_parameter(Walmgr *wm, PGconn *conn, const char *name,
 						  const char *value, bool *changed);
 static char *archive_command_for(Walmgr *wm);
@@ -112,6 +113,18 @@ connect_master(Walmgr *wm)
 
 	pg_free(connstr);
 	return conn;
+}
+
+/* Make the server read the settings ALTER SYSTEM has just written. */
+static int
+reload_conf(PGconn *conn)
+{
+	PGresult   *res = sky_db_exec(conn, "select pg_reload_conf()", 0, NULL);
+
+	if (res == NULL)
+		return WALMGR_EXIT_FAIL;
+	PQclear(res);
+	return WALMGR_EXIT_OK;
 }
 
 /*
@@ -281,12 +294,7 @@ cmd_setup(Walmgr *wm)
 		rc = set_parameter(wm, conn, "archive_command", command, &changed);
 	pg_free(command);
 	if (rc == 0 && changed)
-	{
-		res = sky_db_exec(conn, "select pg_reload_conf()", 0, NULL);
-		if (res == NULL)
-			rc = WALMGR_EXIT_FAIL;
-		PQclear(res);
-	}
+		rc = reload_conf(conn);
 	PQfinish(conn);
 	if (rc != 0)
 		return rc;
@@ -347,7 +355,6 @@ int
 cmd_stop(Walmgr *wm)
 {
 	PGconn	   *conn;
-	PGresult   *res;
 	bool		changed = false;
 	char	   *restart;
 	int			rc;
@@ -372,12 +379,7 @@ cmd_stop(Walmgr *wm)
 	if (rc == 0 && restart[0] != '\0' && !wm->discard)
 		rc = set_parameter(wm, conn, "archive_mode", "off", &changed);
 	if (rc == 0 && changed)
-	{
-		res = sky_db_exec(conn, "select pg_reload_conf()", 0, NULL);
-		if (res == NULL)
-			rc = WALMGR_EXIT_FAIL;
-		PQclear(res);
-	}
+		rc = reload_conf(conn);
 	PQfinish(conn);
 	if (rc == 0 && restart[0] != '\0' && !wm->discard && changed)
 		rc = wm_run_shell(wm, "master_restart_cmd", restart) == 0 ?
@@ -510,8 +512,7 @@ current_segment(Walmgr *wm, const char *data)
 	}
 	else
 	{
-		char	   *bindir = wm_get_path(wm, "master_bin", "/usr/lib/postgresql/15/bin");
-		char	   *qbin = psprintf("%s/pg_controldata", bindir[0] ? bindir : "/usr/lib/postgresql/15/bin");
+		char	   *qbin = wm_pg_program(wm, "master_bin", "pg_controldata");
 		char	   *q1 = wm_shell_quote(qbin);
 		char	   *q2 = wm_shell_quote(data);
 		char	   *cmd = psprintf("%s -D %s", q1, q2);
@@ -578,7 +579,6 @@ current_segment(Walmgr *wm, const char *data)
 		pg_free(q1);
 		pg_free(q2);
 		pg_free(qbin);
-		pg_free(bindir);
 	}
 	pg_free(pidfile);
 	return result;
@@ -810,12 +810,7 @@ cmd_synch_standby(Walmgr *wm)
 
 	rc = set_parameter(wm, conn, "synchronous_standby_names", names, &changed);
 	if (rc == 0 && changed)
-	{
-		res = sky_db_exec(conn, "select pg_reload_conf()", 0, NULL);
-		if (res == NULL)
-			rc = WALMGR_EXIT_FAIL;
-		PQclear(res);
-	}
+		rc = reload_conf(conn);
 	if (rc == 0 && names[0] == '\0' && !wm->dry_run)
 		log_info("commits no longer wait for a synchronous standby");
 	PQfinish(conn);

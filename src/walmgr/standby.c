@@ -548,8 +548,7 @@ cmd_createslave(Walmgr *wm)
 	char	   *conninfo = wm_get(wm, "primary_conninfo", NULL);
 	char	   *slot = wm_get(wm, "primary_slot_name", "");
 	char	   *dst = wm_get_path(wm, "slave_data", NULL);
-	char	   *bindir = wm_get_path(wm, "slave_bin", "/usr/lib/postgresql/15/bin");
-	char	   *basebackup = psprintf("%s/pg_basebackup", bindir[0] ? bindir : "/usr/lib/postgresql/15/bin");
+	char	   *basebackup = wm_pg_program(wm, "slave_bin", "pg_basebackup");
 	int			rc = WALMGR_EXIT_FAIL;
 
 	if (!stop_server(wm, dst) || !keep_or_remove_old(wm, dst))
@@ -570,7 +569,6 @@ out:
 	pg_free(conninfo);
 	pg_free(slot);
 	pg_free(dst);
-	pg_free(bindir);
 	pg_free(basebackup);
 	return rc;
 }

@@ -80,16 +80,7 @@ archive_status(Walmgr *wm)
 		printf("newest segment: %s (archived %s)\n", newest, when);
 		pg_free(path);
 	}
-	for (;;)
-	{
-		char	   *p = backup_path(wm, nbackup - 1);
-		bool		there = (stat(p, &st) == 0);
-
-		pg_free(p);
-		if (!there)
-			break;
-		nbackup++;
-	}
+	nbackup = count_backups(wm, -1);
 	printf("backups: %d\n", nbackup);
 	if (nbackup > 0)
 	{

@@ -40,8 +40,7 @@ static int	read_history(Walmgr *wm, TimeLineID tli, uint32 segsize,
 static bool
 verify_backups(Walmgr *wm, char **oldest_start)
 {
-	char	   *bindir = wm_get_path(wm, "slave_bin", "/usr/lib/postgresql/15/bin");
-	char	   *verifier = psprintf("%s/pg_verifybackup", bindir[0] ? bindir : "/usr/lib/postgresql/15/bin");
+	char	   *verifier = wm_pg_program(wm, "slave_bin", "pg_verifybackup");
 	bool		ok = true;
 	int			n;
 	struct stat st;
@@ -106,7 +105,6 @@ verify_backups(Walmgr *wm, char **oldest_start)
 		pg_free(dir);
 	}
 	pg_free(verifier);
-	pg_free(bindir);
 	return ok;
 }
 

@@ -85,9 +85,13 @@ typedef struct Walmgr
 	WalCompression compression; /* storage compression of segments */
 } Walmgr;
 
+/* where Debian installs the PostgreSQL 15 programs */
+#define WALMGR_DEFAULT_BINDIR "/usr/lib/postgresql/15/bin"
+
 /* main.c */
 extern char *wm_get(Walmgr *wm, const char *key, const char *def);
 extern char *wm_get_path(Walmgr *wm, const char *key, const char *def);
+extern char *wm_pg_program(Walmgr *wm, const char *bindir_key, const char *prog);
 extern bool wm_remote(Walmgr *wm);
 extern int	wm_run_shell(Walmgr *wm, const char *what, const char *command);
 extern int	wm_run_argv(Walmgr *wm, const char *what, char *const *argv,
@@ -128,6 +132,7 @@ extern int	cmd_xrotate(Walmgr *wm);
 extern int	cmd_xpurgewals(Walmgr *wm);
 extern int	cmd_cleanup(Walmgr *wm);
 extern char *backup_path(Walmgr *wm, int n);
+extern int	count_backups(Walmgr *wm, int first);
 extern bool remove_tree(const char *path);
 extern bool read_backup_label(const char *dir, char **start_wal,
 							  char **start_time, char **label);
