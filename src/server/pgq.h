@@ -55,6 +55,7 @@ typedef struct PgqQueueRow
 
 /* queue.c */
 extern bool pgq_lookup_queue(const char *queue_name, PgqQueueRow *row);
+extern void pgq_split_name(const char *qualified_name, char **schema, char **name);
 extern Oid	pgq_resolve_name(const char *qualified_name, bool missing_ok);
 extern char *pgq_quote_name(const char *qualified_name);
 extern int64 pgq_issued_event_ids(const char *event_seq);

@@ -184,16 +184,19 @@ pgq_lookup_queue(const char *queue_name, PgqQueueRow *row)
 }
 
 /*
- * Split a stored "schema.name" at the first dot; no dot means "public".
+ * Split a stored "schema.name" at the first dot (the way pgq.seq_getval()
+ * reads such names).  Without a dot *schema is NULL and the caller picks
+ * the default: "public" for the names pgq.queue holds, the search_path for
+ * the function and table names of maintenance.
  */
-static void
-split_qualified_name(const char *qualified_name, char **schema, char **name)
+void
+pgq_split_name(const char *qualified_name, char **schema, char **name)
 {
 	const char *dot = strchr(qualified_name, '.');
 
 	if (dot == NULL)
 	{
-		*schema = pstrdup("public");
+		*schema = NULL;
 		*name = pstrdup(qualified_name);
 	}
 	else
@@ -214,7 +217,9 @@ pgq_resolve_name(const char *qualified_name, bool missing_ok)
 	Oid			nspid;
 	Oid			relid = InvalidOid;
 
-	split_qualified_name(qualified_name, &schema, &name);
+	pgq_split_name(qualified_name, &schema, &name);
+	if (schema == NULL)
+		schema = "public";
 	nspid = get_namespace_oid(schema, true);
 	if (OidIsValid(nspid))
 		relid = get_relname_relid(name, nspid);
@@ -236,8 +241,8 @@ pgq_quote_name(const char *qualified_name)
 	char	   *schema;
 	char	   *name;
 
-	split_qualified_name(qualified_name, &schema, &name);
-	return quote_qualified_identifier(schema, name);
+	pgq_split_name(qualified_name, &schema, &name);
+	return quote_qualified_identifier(schema ? schema : "public", name);
 }
 
 /*

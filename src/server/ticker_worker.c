@@ -470,13 +470,13 @@ tick_unit(void *arg)
  * does, so that nothing else can be spliced into the call.
  */
 static char *
-quote_function_name(const char *name)
+quote_function_name(const char *qualified_name)
 {
-	const char *dot = strchr(name, '.');
+	char	   *schema;
+	char	   *name;
 
-	if (dot == NULL)
-		return pstrdup(quote_identifier(name));
-	return quote_qualified_identifier(pnstrdup(name, dot - name), dot + 1);
+	pgq_split_name(qualified_name, &schema, &name);
+	return quote_qualified_identifier(schema, name);
 }
 
 /*
@@ -492,13 +492,12 @@ static void
 vacuum_table(const char *table, bool analyze)
 {
 	VacuumStmt *stmt = makeNode(VacuumStmt);
-	const char *dot = strchr(table, '.');
+	char	   *schema;
+	char	   *name;
 	RangeVar   *rv;
 
-	if (dot == NULL)
-		rv = makeRangeVar(NULL, pstrdup(table), -1);
-	else
-		rv = makeRangeVar(pnstrdup(table, dot - table), pstrdup(dot + 1), -1);
+	pgq_split_name(table, &schema, &name);
+	rv = makeRangeVar(schema, name, -1);
 
 	stmt->options = list_make1(makeDefElem("skip_locked", NULL, -1));
 	if (analyze)
