@@ -441,7 +441,8 @@ select * from pgq.maint_operations() where func_name like 'pgq.maint_rotate%';
 drop table public.qmaint_calls;
 drop function public.qmaint_extra_a(text), public.qmaint_extra_b(text);
 
--- companion extensions: rows only where the function pgqd would call exists
+-- companion extensions: rows only where the function pgqd would call
+-- exists as part of an installed extension
 create schema pgq_node;
 create table pgq_node.node_info (queue_name text primary key, node_type text not null);
 insert into pgq_node.node_info values ('qmaint_ops_b', 'root'), ('qmaint_ops_a', 'branch'),
@@ -455,11 +456,19 @@ insert into londiste.seq_info (queue_name, seq_name, local) values
 select * from pgq.maint_operations() where func_arg like 'qmaint%' or func_arg is null;
 create function pgq_node.maint_watermark(i_queue text) returns integer
 language sql as $$ select 0 $$;
-select * from pgq.maint_operations() where func_arg like 'qmaint%' or func_arg is null;
 create function londiste.root_check_seqs(i_queue text) returns integer
 language sql as $$ select 0 $$;
 create function londiste.periodic_maintenance() returns integer
 language sql as $$ select 0 $$;
+-- functions of that name are not enough either: a schema squatted by
+-- anybody must not get its code run by the ticker
+select * from pgq.maint_operations() where func_arg like 'qmaint%' or func_arg is null;
+-- they must belong to an installed extension (here pgq stands in for
+-- pgq_node and londiste)
+alter extension pgq add function pgq_node.maint_watermark(text);
+select * from pgq.maint_operations() where func_arg like 'qmaint%' or func_arg is null;
+alter extension pgq add function londiste.root_check_seqs(text);
+alter extension pgq add function londiste.periodic_maintenance();
 select * from pgq.maint_operations() where func_arg like 'qmaint%' or func_arg is null;
 select pgq.drop_queue('qmaint_ops_a');
 select pgq.drop_queue('qmaint_ops_b');
@@ -502,6 +511,9 @@ set client_min_messages = warning;
 select current_setting('autovacuum') as autovacuum;
 select * from pgq.maint_tables_to_vacuum();
 select pgq.drop_queue('qmaint_vac');
+alter extension pgq drop function pgq_node.maint_watermark(text);
+alter extension pgq drop function londiste.root_check_seqs(text);
+alter extension pgq drop function londiste.periodic_maintenance();
 drop schema pgq_node, pgq_ext, londiste cascade;
 
 --

@@ -35,6 +35,8 @@ int			pgq_maint_period = 120;
 int			pgq_retry_period = 30;
 int			pgq_discovery_period = 60;
 int			pgq_max_workers = 8;
+char	   *pgq_ticker_role = NULL;
+bool		pgq_ticker_allow_superuser = false;
 
 PgqTickerShared *pgq_ticker_shared = NULL;
 Oid		   *pgq_held_databases = NULL;
@@ -135,6 +137,27 @@ _PG_init(void)
 							PGC_SIGHUP,
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("pgq.ticker_role",
+							   "Role whose rights the in-server ticker uses in every database.",
+							   "Maintenance runs as this role; ticks run with the rights of "
+							   "pgq.ticker(), which this role must be allowed to call. "
+							   "It need not be able to log in.",
+							   &pgq_ticker_role,
+							   "pgq_admin",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pgq.ticker_allow_superuser",
+							 "Lets the in-server ticker run maintenance as a superuser.",
+							 "Off: when pgq.ticker_role is a superuser, maintenance is refused "
+							 "and only ticks are made.",
+							 &pgq_ticker_allow_superuser,
+							 false,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

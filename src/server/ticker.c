@@ -110,7 +110,8 @@ lock_queue(const char *queue_name, LockMode mode, TickerQueue *queue)
 	"SELECT queue_id, queue_tick_seq, queue_event_seq," \
 	" queue_external_ticker, queue_ticker_paused, queue_ticker_max_count," \
 	" queue_ticker_max_lag, queue_ticker_idle_period" \
-	" FROM pgq.queue WHERE queue_name = $1 FOR NO KEY UPDATE"
+	" FROM pgq.queue WHERE queue_name OPERATOR(pg_catalog.=) $1" \
+	" FOR NO KEY UPDATE"
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 	SPIPlanPtr	plan;
@@ -162,9 +163,9 @@ read_last_ticks(int32 queue_id, TickInfo *ticks)
 
 	plan = pgq_prepare_once(&plan_last_ticks,
 							"SELECT tick_id, tick_time, tick_event_seq,"
-							" txid_snapshot_xmin(tick_snapshot),"
-							" txid_snapshot_xmax(tick_snapshot)"
-							" FROM pgq.tick WHERE tick_queue = $1"
+							" pg_catalog.txid_snapshot_xmin(tick_snapshot),"
+							" pg_catalog.txid_snapshot_xmax(tick_snapshot)"
+							" FROM pgq.tick WHERE tick_queue OPERATOR(pg_catalog.=) $1"
 							" ORDER BY tick_queue DESC, tick_id DESC LIMIT 2",
 							1, argtypes);
 	args[0] = Int32GetDatum(queue_id);
@@ -257,7 +258,7 @@ insert_tick(int32 queue_id, const char *tick_seq, int64 event_seq)
 
 	plan = pgq_prepare_once(&plan_insert_tick,
 							"INSERT INTO pgq.tick (tick_queue, tick_id, tick_event_seq)"
-							" VALUES ($1, nextval($2), $3) RETURNING tick_id",
+							" VALUES ($1, pg_catalog.nextval($2), $3) RETURNING tick_id",
 							3, argtypes);
 	args[0] = Int32GetDatum(queue_id);
 	args[1] = ObjectIdGetDatum(pgq_resolve_name(tick_seq, false));

@@ -42,6 +42,8 @@ extern int	pgq_maint_period;		/* s */
 extern int	pgq_retry_period;		/* s */
 extern int	pgq_discovery_period;	/* s */
 extern int	pgq_max_workers;
+extern char *pgq_ticker_role;
+extern bool pgq_ticker_allow_superuser;
 
 /*
  * Producers count committed events per bucket of queue ids (queue_id mod

@@ -29,6 +29,25 @@
  * ticker (pgqd) has locked, so a stuck session cannot stall the database's
  * ticks for long.
  *
+ * The worker connects as the bootstrap superuser but never runs SQL with
+ * that identity.  Each unit of work runs as the role pgq.ticker_role names
+ * (pgq_admin by default), or with the rights of what it stands for:
+ *	- reading the queues and ticking are what pgq.ticker() does, and run as
+ *	  the owner of pgq.ticker(), provided the ticker role may call it;
+ *	- every maintenance call runs as the ticker role itself, which must not
+ *	  be a superuser unless pgq.ticker_allow_superuser says so; a function
+ *	  named by pgq.maint_operations() is called only when it belongs to an
+ *	  installed extension or is owned by a superuser or a role whose rights
+ *	  the ticker role has, and never from a temporary schema;
+ *	- VACUUM of a table that belongs to an extension runs as the table's
+ *	  owner (as autovacuum would); of any other table as the ticker role.
+ * So a queue's settings make the worker do no more than the ticker role
+ * could do by calling pgq.maint_operations() and pgq.ticker() itself.  The
+ * identity switch forbids SET ROLE and SET SESSION AUTHORIZATION, and every
+ * unit runs with search_path = pg_catalog, pg_temp, whatever the database's
+ * settings say; settings a maintenance function changes are undone after
+ * it.  See doc/ticker.md.
+ *
  * The worker exits quietly (exit code 0, nothing logged) when asked to
  * stop by the launcher or a DROP DATABASE, at shutdown, when the ticker is
  * disabled, and when the pgq extension is not (or no longer) installed.
@@ -39,24 +58,33 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type_d.h"
 #include "commands/extension.h"
+#include "common/int.h"
 #include "commands/vacuum.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
 #include "parser/parse_node.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "pgq.h"
@@ -73,6 +101,18 @@
 
 /* a failed unit is tried again after this long (pgqd: 10 s reconnect) */
 #define FAILED_RETRY_MS 10000
+
+/*
+ * Floors under the spacing of one queue's ticks, whatever its settings say
+ * (ticker_max_lag = 0 and ticker_idle_period = 0 would otherwise tick an
+ * idle queue in a loop): a queue with events waiting is ticked at most
+ * every MIN_BUSY_TICK_SPACING_MS, an idle one at most every
+ * pgq.ticker_period, the period at which pgqd calls pgq.ticker().
+ */
+#define MIN_BUSY_TICK_SPACING_MS 10
+
+/* what every unit of work resolves names through */
+#define WORKER_SEARCH_PATH "pg_catalog, pg_temp"
 
 /* One queue as a round sees it */
 typedef struct QueueView
@@ -135,6 +175,10 @@ static volatile sig_atomic_t in_unit = false;
 static PgqDbSlot *my_slot = NULL;
 static Oid	my_dboid = InvalidOid;
 
+/* the identity the worker connected with, restored after every unit */
+static Oid	worker_userid = InvalidOid;
+static int	worker_sec_context = 0;
+
 static MemoryContext round_cxt = NULL;	/* reset at every round */
 static MemoryContext maint_cxt = NULL;	/* the pending maintenance units */
 static MemoryContext vacuum_cxt = NULL; /* PortalContext for VACUUM */
@@ -150,6 +194,12 @@ static void exit_quietly(PgqWorkerState state) pg_attribute_noreturn();
 static void stop_if_asked(void);
 static bool extension_present(void);
 static void report_failure(const char *what, ErrorData *edata);
+static Oid	ticker_role(bool for_maintenance);
+static Oid	tick_rights(void);
+static int	enter_role(Oid roleid);
+static void leave_role(int nestlevel);
+static Oid	maint_function(const char *qualified_name, bool has_arg, Oid roleid);
+static TimestampTz add_usecs_saturating(TimestampTz time, int64 usecs);
 static bool run_unit(UnitFunction fn, void *arg, const char *activity,
 					 const char *what);
 static TimestampTz queue_deadline(TimestampTz now, bool has_last,
@@ -160,7 +210,6 @@ static TimestampTz queue_deadline(TimestampTz now, bool has_last,
 static void read_queues_unit(void *arg);
 static void tick_unit(void *arg);
 static void maint_unit(void *arg);
-static char *quote_function_name(const char *name);
 static void vacuum_table(const char *table, bool analyze);
 static TimestampTz backoff_until(int32 queue_id);
 static void set_backoff(int32 queue_id, TimestampTz until);
@@ -307,6 +356,7 @@ run_unit(UnitFunction fn, void *arg, const char *activity, const char *what)
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
+		SetUserIdAndSecContext(worker_userid, worker_sec_context);
 		PortalContext = NULL;
 		MemoryContextReset(vacuum_cxt);
 		/* a cancel meant for this unit must not hit the next one */
@@ -327,8 +377,155 @@ run_unit(UnitFunction fn, void *arg, const char *activity, const char *what)
 }
 
 /*
+ * The role pgq.ticker_role names.  Maintenance refuses a superuser unless
+ * pgq.ticker_allow_superuser is on: pgqd ran it as the role its
+ * configuration named, normally a pgq_admin member, and what a queue's
+ * settings make the worker run must not reach further than that.
+ */
+static Oid
+ticker_role(bool for_maintenance)
+{
+	Oid			roleid = get_role_oid(pgq_ticker_role, true);
+
+	if (!OidIsValid(roleid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("pgq.ticker_role \"%s\" does not exist", pgq_ticker_role),
+				 errhint("Set pgq.ticker_role to a role that is a member of pgq_admin.")));
+	if (for_maintenance && superuser_arg(roleid) && !pgq_ticker_allow_superuser)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("pgq.ticker_role \"%s\" is a superuser", pgq_ticker_role),
+				 errdetail("Maintenance does not run as a superuser unless pgq.ticker_allow_superuser is on."),
+				 errhint("Set pgq.ticker_role to a role that is a member of pgq_admin and nothing more.")));
+	return roleid;
+}
+
+/*
+ * The identity to tick with: that of pgq.ticker(), a security definer
+ * function, as when the ticker role calls it.  The queue reads that decide
+ * when to tick are part of the same job.
+ */
+static Oid
+tick_rights(void)
+{
+	Oid			roleid = ticker_role(false);
+	Oid			funcoid;
+	HeapTuple	tup;
+	Oid			owner;
+
+	funcoid = LookupFuncName(list_make2(makeString("pgq"), makeString("ticker")),
+							 0, NULL, false);
+	if (pg_proc_aclcheck(funcoid, roleid, ACL_EXECUTE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("pgq.ticker_role \"%s\" may not call pgq.ticker()", pgq_ticker_role),
+				 errhint("Grant pgq_admin to the role.")));
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", funcoid);
+	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/*
+ * Act as roleid until leave_role().  Meanwhile SET ROLE and SET SESSION
+ * AUTHORIZATION are refused (they could lead back to the superuser we
+ * connected as), names resolve through WORKER_SEARCH_PATH, and every
+ * setting the work changes, even for the session, is undone by
+ * leave_role().  An error ends the transaction instead, which restores the
+ * settings; run_unit() then restores the identity.
+ */
+static int
+enter_role(Oid roleid)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	SetUserIdAndSecContext(roleid, worker_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	(void) set_config_option("search_path", WORKER_SEARCH_PATH,
+							 PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	return nestlevel;
+}
+
+static void
+leave_role(int nestlevel)
+{
+	AtEOXact_GUC(false, nestlevel);
+	SetUserIdAndSecContext(worker_userid, worker_sec_context);
+}
+
+/*
+ * The function a maintenance step names, if the worker may call it.  The
+ * name is looked up in its own schema (public when it has none, as for all
+ * names stored in pgq.queue) with the step's argument, a text.  Anybody
+ * else's function would run with the ticker role's rights, so it must
+ * belong to an installed extension or be owned by a superuser or by a role
+ * whose rights the ticker role has, and never live in a temporary schema
+ * (another session's, named explicitly).
+ */
+static Oid
+maint_function(const char *qualified_name, bool has_arg, Oid roleid)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	int			nargs = has_arg ? 1 : 0;
+	char	   *schema;
+	char	   *name;
+	List	   *names;
+	Oid			funcoid;
+	HeapTuple	tup;
+	Oid			owner;
+	Oid			nspid;
+
+	pgq_split_name(qualified_name, &schema, &name);
+	names = list_make2(makeString(schema ? schema : "public"), makeString(name));
+	funcoid = LookupFuncName(names, nargs, argtypes, true);
+	if (!OidIsValid(funcoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function %s does not exist",
+						func_signature_string(names, nargs, NIL, argtypes)),
+				 errdetail("Maintenance functions are looked up in the schema their name gives, public when it gives none.")));
+
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", funcoid);
+	owner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
+	nspid = ((Form_pg_proc) GETSTRUCT(tup))->pronamespace;
+	ReleaseSysCache(tup);
+
+	if (isAnyTempNamespace(nspid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("refusing to call function \"%s\"", qualified_name),
+				 errdetail("It is in a temporary schema.")));
+	if (!OidIsValid(getExtensionOfObject(ProcedureRelationId, funcoid)) &&
+		!superuser_arg(owner) && !has_privs_of_role(roleid, owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("refusing to call function \"%s\"", qualified_name),
+				 errdetail("It belongs to no extension, and its owner \"%s\" is neither a superuser nor a role whose rights pgq.ticker_role \"%s\" has.",
+						   GetUserNameFromId(owner, false), pgq_ticker_role),
+				 errhint("Functions named in queue_extra_maint must be owned by a superuser or by the ticker role.")));
+	return funcoid;
+}
+
+/* time + usecs, held at the ends of the range instead of wrapping */
+static TimestampTz
+add_usecs_saturating(TimestampTz time, int64 usecs)
+{
+	TimestampTz result;
+
+	if (pg_add_s64_overflow(time, usecs, &result))
+		return usecs > 0 ? PG_INT64_MAX : PG_INT64_MIN;
+	return result;
+}
+
+/*
  * When a queue next needs a tick if no events arrive beyond those already
- * pending: the rules of tick_needed() in ticker.c, solved for time.
+ * pending: the rules of tick_needed() in ticker.c, solved for time, with
+ * the floors under tick spacing described at MIN_BUSY_TICK_SPACING_MS.
  */
 static TimestampTz
 queue_deadline(TimestampTz now, bool has_last, TimestampTz last_time,
@@ -340,13 +537,20 @@ queue_deadline(TimestampTz now, bool has_last, TimestampTz last_time,
 	if (!has_last)
 		return now;
 	if (pending > 0)
-		return pending >= max_count ? now : last_time + max_lag;
+	{
+		wait = pending >= max_count ? 0 : max_lag;
+		wait = Max(wait, MIN_BUSY_TICK_SPACING_MS * INT64CONST(1000));
+		return add_usecs_saturating(last_time, wait);
+	}
 	if (!has_prev)
 		return now;
 	/* idle: spacing doubles up to the idle period, but not below max_lag/2 */
-	wait = Min(2 * (last_time - prev_time), idle_period);
+	if (pg_mul_s64_overflow(last_time - prev_time, 2, &wait))
+		wait = PG_INT64_MAX;
+	wait = Min(wait, idle_period);
 	wait = Max(wait, max_lag / 2);
-	return last_time + wait;
+	wait = Max(wait, pgq_ticker_period * INT64CONST(1000));
+	return add_usecs_saturating(last_time, wait);
 }
 
 /*
@@ -362,6 +566,7 @@ read_queues_unit(void *arg)
 	TimestampTz now;
 	uint64		i;
 	int			ret;
+	int			nestlevel;
 
 	result->queues = NIL;
 	result->max_queue_id = 0;
@@ -369,6 +574,7 @@ read_queues_unit(void *arg)
 	if (result->no_extension)
 		return;
 
+	nestlevel = enter_role(tick_rights());
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (plan_queues == NULL)
@@ -378,15 +584,18 @@ read_queues_unit(void *arg)
 									   " q.queue_external_ticker OR q.queue_ticker_paused,"
 									   " q.queue_ticker_max_count, q.queue_ticker_max_lag,"
 									   " q.queue_ticker_idle_period,"
-									   " pg_sequence_last_value(to_regclass(pgq.quote_fqname(q.queue_event_seq))),"
+									   " pg_catalog.pg_sequence_last_value("
+									   "   pg_catalog.to_regclass(pgq.quote_fqname(q.queue_event_seq))),"
 									   " last.tick_time, last.tick_event_seq, prev.tick_time"
 									   " FROM pgq.queue q"
 									   " LEFT JOIN LATERAL (SELECT t.tick_id, t.tick_time, t.tick_event_seq"
-									   "   FROM pgq.tick t WHERE t.tick_queue = q.queue_id"
+									   "   FROM pgq.tick t"
+									   "   WHERE t.tick_queue OPERATOR(pg_catalog.=) q.queue_id"
 									   "   ORDER BY t.tick_queue DESC, t.tick_id DESC LIMIT 1) last ON true"
 									   " LEFT JOIN LATERAL (SELECT t.tick_time"
-									   "   FROM pgq.tick t WHERE t.tick_queue = q.queue_id"
-									   "   AND t.tick_id < last.tick_id"
+									   "   FROM pgq.tick t"
+									   "   WHERE t.tick_queue OPERATOR(pg_catalog.=) q.queue_id"
+									   "   AND t.tick_id OPERATOR(pg_catalog.<) last.tick_id"
 									   "   ORDER BY t.tick_queue DESC, t.tick_id DESC LIMIT 1) prev ON true",
 									   0, NULL);
 
@@ -451,6 +660,7 @@ read_queues_unit(void *arg)
 	MemoryContextSwitchTo(oldcxt);
 	PopActiveSnapshot();
 	SPI_finish();
+	leave_role(nestlevel);
 }
 
 static void
@@ -458,25 +668,12 @@ tick_unit(void *arg)
 {
 	TickArgs   *tick = arg;
 	int64		tick_id;
+	int			nestlevel = enter_role(tick_rights());
 
 	PushActiveSnapshot(GetTransactionSnapshot());
 	tick->ticked = pgq_tick_queue_if_due(tick->queue_name, &tick_id);
 	PopActiveSnapshot();
-}
-
-/*
- * Names in pgq.maint_operations() and queue_extra_maint are stored
- * unquoted; quote them as possibly schema-qualified identifiers, as pgqd
- * does, so that nothing else can be spliced into the call.
- */
-static char *
-quote_function_name(const char *qualified_name)
-{
-	char	   *schema;
-	char	   *name;
-
-	pgq_split_name(qualified_name, &schema, &name);
-	return quote_qualified_identifier(schema, name);
+	leave_role(nestlevel);
 }
 
 /*
@@ -487,6 +684,11 @@ quote_function_name(const char *qualified_name)
  * to commit.  It keeps its cross-transaction memory under PortalContext,
  * which a worker does not otherwise have.  SKIP_LOCKED: a table somebody
  * holds is left for the next round rather than holding up the ticks.
+ *
+ * A table that belongs to an extension (pgq's own bookkeeping tables, those
+ * of its companions) is vacuumed as its owner, as autovacuum would; any
+ * other as the ticker role, which PostgreSQL lets vacuum only what it owns.
+ * The table is passed by OID, so VACUUM cannot resolve the name to another.
  */
 static void
 vacuum_table(const char *table, bool analyze)
@@ -495,19 +697,38 @@ vacuum_table(const char *table, bool analyze)
 	char	   *schema;
 	char	   *name;
 	RangeVar   *rv;
+	Oid			relid;
+	Oid			roleid;
 
 	pgq_split_name(table, &schema, &name);
 	rv = makeRangeVar(schema, name, -1);
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (!OidIsValid(relid))
+		return;					/* dropped since it was listed */
+	if (OidIsValid(getExtensionOfObject(RelationRelationId, relid)))
+	{
+		HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+
+		if (!HeapTupleIsValid(tup))
+			return;
+		roleid = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		ReleaseSysCache(tup);
+	}
+	else
+		roleid = ticker_role(true);
 
 	stmt->options = list_make1(makeDefElem("skip_locked", NULL, -1));
 	if (analyze)
 		stmt->options = lappend(stmt->options, makeDefElem("analyze", NULL, -1));
-	stmt->rels = list_make1(makeVacuumRelation(rv, InvalidOid, NIL));
+	stmt->rels = list_make1(makeVacuumRelation(rv, relid, NIL));
 	stmt->is_vacuumcmd = true;
 
+	/* vacuum() commits and starts transactions: no GUC nesting across it */
+	SetUserIdAndSecContext(roleid, worker_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	PortalContext = vacuum_cxt;
 	ExecVacuum(make_parsestate(NULL), stmt, true);
 	PortalContext = NULL;
+	SetUserIdAndSecContext(worker_userid, worker_sec_context);
 	MemoryContextReset(vacuum_cxt);
 }
 
@@ -516,6 +737,9 @@ maint_unit(void *arg)
 {
 	MaintArgs  *maint = arg;
 	MaintOp    *op = maint->op;
+	Oid			roleid;
+	Oid			funcoid = InvalidOid;
+	int			nestlevel;
 	int			ret;
 	uint64		i;
 
@@ -526,6 +750,11 @@ maint_unit(void *arg)
 		return;
 	}
 
+	roleid = ticker_role(true);
+	/* looked up as the worker: a refusal must not hide behind a schema ACL */
+	if (op->kind == MAINT_CALL)
+		funcoid = maint_function(op->func, op->arg != NULL, roleid);
+	nestlevel = enter_role(roleid);
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	if (op->kind == MAINT_RETRY)
@@ -565,20 +794,24 @@ maint_unit(void *arg)
 	}
 	else
 	{
+		char	   *function;
 		char	   *sql;
 		Oid			argtypes[1] = {TEXTOID};
 		Datum		values[1];
 		char	   *result;
 
+		/* the schema is explicit, so the call can resolve to nothing else */
+		function = quote_qualified_identifier(get_namespace_name(get_func_namespace(funcoid)),
+											  get_func_name(funcoid));
 		if (op->arg != NULL)
 		{
-			sql = psprintf("SELECT %s($1)", quote_function_name(op->func));
+			sql = psprintf("SELECT %s($1)", function);
 			values[0] = CStringGetTextDatum(op->arg);
 			ret = SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 1);
 		}
 		else
 		{
-			sql = psprintf("SELECT %s()", quote_function_name(op->func));
+			sql = psprintf("SELECT %s()", function);
 			ret = SPI_execute(sql, false, 1);
 		}
 		if (ret != SPI_OK_SELECT)
@@ -602,6 +835,7 @@ maint_unit(void *arg)
 	}
 	PopActiveSnapshot();
 	SPI_finish();
+	leave_role(nestlevel);
 }
 
 static TimestampTz
@@ -832,15 +1066,17 @@ pgq_ticker_worker_main(Datum main_arg)
 	if (ShutdownRequestPending)
 		proc_exit(0);
 	BackgroundWorkerInitializeConnectionByOid(my_dboid, InvalidOid, 0);
+	GetUserIdAndSecContext(&worker_userid, &worker_sec_context);
 
 	/*
 	 * Session settings that make the units behave whatever the server or
 	 * database defaults say: pgq.ticker() refuses to run above READ
 	 * COMMITTED, ticks must be written, and no unit may wait long for a
-	 * lock.  search_path stays as configured, as for pgqd's sessions:
-	 * maintenance functions of other extensions may rely on it, and our own
-	 * statements name everything schema-qualified or from pg_catalog.
+	 * lock.  search_path is pinned because a database owner may set the
+	 * database's to a schema of its own (enter_role() pins it again for
+	 * every unit, against a unit that changed it).
 	 */
+	SetConfigOption("search_path", WORKER_SEARCH_PATH, PGC_SUSET, PGC_S_SESSION);
 	SetConfigOption("default_transaction_isolation", "read committed",
 					PGC_SUSET, PGC_S_SESSION);
 	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_SESSION);

@@ -6,6 +6,10 @@
 --
 -- Security-definer functions pin search_path (see functions_c.sql) and,
 -- like everything else here, qualify the tables and functions they use.
+-- So do the maintenance functions, which a ticker (pgqd, or the in-server
+-- one) calls with whatever rights it has: operators cannot be qualified
+-- in PL/pgSQL expressions as easily, and an exact-match operator in a
+-- schema on the caller's path would otherwise win over pg_catalog's.
 -- Object names stored in pgq.queue are unquoted "schema.name" text; they
 -- are turned into SQL with pgq.quote_fqname() and never spliced in as is.
 
@@ -1087,7 +1091,8 @@ BEGIN
     END LOOP;
     RETURN v_moved;
 END
-$$ LANGUAGE plpgsql;
+$$ LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp;
 
 -- First half of a table rotation: if the queue is due, truncate its oldest
 -- event table and make it the current one.  Rotation is skipped while some
@@ -1168,7 +1173,8 @@ BEGIN
        AND pg_catalog.txid_snapshot_xmin(t.tick_snapshot) < v_queue.queue_switch_step2;
     RETURN 0;
 END
-$$ LANGUAGE plpgsql;
+$$ LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp;
 
 -- Second half of a table rotation: record a txid taken after the rotation
 -- committed.  Readers use it to know when the previous table no longer
@@ -1185,7 +1191,8 @@ BEGIN
        AND queue_switch_step1 < pg_catalog.txid_current();
     RETURN 0;
 END
-$$ LANGUAGE plpgsql;
+$$ LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp;
 
 -- Tables that need an explicit VACUUM from the ticker daemon: the busy
 -- bookkeeping tables of pgq and its companions, those that exist.  Nothing
@@ -1208,7 +1215,8 @@ AS $$
                     WHERE n.nspname = pg_catalog.split_part(w.table_name, '.', 1)
                       AND c.relname = pg_catalog.split_part(w.table_name, '.', 2))
      ORDER BY w.pos
-$$ LANGUAGE sql;
+$$ LANGUAGE sql
+SET search_path = pg_catalog, pg_temp;
 
 -- The maintenance calls the ticker daemon should make now, in order:
 -- rotations, their confirmation, per-queue extra functions, vacuums, and
@@ -1218,6 +1226,8 @@ $$ LANGUAGE sql;
 CREATE FUNCTION pgq.maint_operations(out func_name text, out func_arg text)
 RETURNS SETOF record
 AS $$
+DECLARE
+    v_companions text[];
 BEGIN
     RETURN QUERY
         SELECT 'pgq.maint_rotate_tables_step1'::text, q.queue_name
@@ -1243,12 +1253,23 @@ BEGIN
         SELECT 'vacuum'::text, v.table_name
           FROM pgq.maint_tables_to_vacuum() AS v(table_name);
 
-    -- Companion extensions are optional: their tables are only read when
-    -- the function pgqd would call exists.
-    IF EXISTS (SELECT 1
-                 FROM pg_catalog.pg_proc p
-                 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-                WHERE n.nspname = 'pgq_node' AND p.proname = 'maint_watermark') THEN
+    -- Companion extensions are optional.  Their steps are listed only when
+    -- the function pgqd would call belongs to an installed extension: in a
+    -- schema of that name made by somebody else, neither their functions
+    -- nor their tables (a view can run the caller's functions) may be used
+    -- by the ticker.
+    SELECT pg_catalog.array_agg(n.nspname || '.' || p.proname)
+      INTO v_companions
+      FROM pg_catalog.pg_proc p
+      JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+      JOIN pg_catalog.pg_depend d
+        ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+       AND d.objid = p.oid AND d.deptype = 'e'
+     WHERE (n.nspname, p.proname) IN (('pgq_node', 'maint_watermark'),
+                                      ('londiste', 'root_check_seqs'),
+                                      ('londiste', 'periodic_maintenance'));
+
+    IF 'pgq_node.maint_watermark' = ANY (v_companions) THEN
         RETURN QUERY
             SELECT 'pgq_node.maint_watermark'::text, ni.queue_name
               FROM pgq_node.node_info ni
@@ -1256,10 +1277,8 @@ BEGIN
              ORDER BY ni.queue_name;
     END IF;
 
-    IF EXISTS (SELECT 1
-                 FROM pg_catalog.pg_proc p
-                 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-                WHERE n.nspname = 'londiste' AND p.proname = 'root_check_seqs') THEN
+    IF 'londiste.root_check_seqs' = ANY (v_companions)
+       AND 'pgq_node.maint_watermark' = ANY (v_companions) THEN
         RETURN QUERY
             SELECT DISTINCT 'londiste.root_check_seqs'::text, si.queue_name
               FROM londiste.seq_info si
@@ -1268,14 +1287,12 @@ BEGIN
              ORDER BY 2;
     END IF;
 
-    IF EXISTS (SELECT 1
-                 FROM pg_catalog.pg_proc p
-                 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-                WHERE n.nspname = 'londiste' AND p.proname = 'periodic_maintenance') THEN
+    IF 'londiste.periodic_maintenance' = ANY (v_companions) THEN
         func_name := 'londiste.periodic_maintenance';
         func_arg := NULL;
         RETURN NEXT;
     END IF;
     RETURN;
 END
-$$ LANGUAGE plpgsql;
+$$ LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp;
