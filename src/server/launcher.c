@@ -25,12 +25,21 @@
  * WITH (FORCE) terminates other sessions, and CountOtherDBBackends waits
  * for autovacuum workers only).  The same holds for ALTER DATABASE RENAME,
  * ALTER DATABASE SET TABLESPACE and CREATE DATABASE using it as template.
- * Before such a statement runs, the utility hook "holds" the database: it
- * records the database in pgq_held_databases (one entry per backend),
- * stops our worker there and waits until it is gone.  The launcher starts
- * nothing in a held database.  The hold ends when the transaction ends,
- * and the launcher then looks at the database again (it is gone, or
- * renamed, or still there after a failed DROP).
+ * For such a statement the backend "holds" the database: it records the
+ * database in pgq_held_databases (one entry per backend), stops our worker
+ * there and waits until it is gone.  The launcher starts nothing in a held
+ * database.  The hold ends when the transaction ends, and the launcher
+ * then looks at the database again (it is gone, or renamed, or still there
+ * after a failed statement).
+ *
+ * Only a statement PostgreSQL lets proceed may hold: otherwise any login
+ * role could keep another database's worker stopped by attempting DROP
+ * DATABASE in a transaction it leaves open, or by attempting it in a loop.
+ * DROP DATABASE holds from the object access hook, which dropdb() calls
+ * once the statement has passed its checks.  The other three statements
+ * have no such hook; the utility hook holds for them after repeating the
+ * checks that PostgreSQL makes of who may run them where (see
+ * database_needing_exclusive_use).
  *
  * Starting a worker and holding a database are ordered by the shared lock:
  * the launcher claims a slot only for a database nobody holds, and a
@@ -53,6 +62,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/objectaccess.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_extension.h"
 #include "commands/dbcommands.h"
@@ -66,6 +76,7 @@
 #include "storage/latch.h"
 #include "storage/shmem.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -135,8 +146,11 @@ static void push_recheck(Oid dboid);
 static void hooks_xact_callback(XactEvent event, void *arg);
 static void pgq_object_access(ObjectAccessType access, Oid classId,
 							  Oid objectId, int subId, void *arg);
-static const char *database_needing_exclusive_use(Node *parsetree);
-static void hold_database(const char *dbname);
+static bool user_has_createdb(void);
+static Oid	database_owned_by_user(const char *dbname);
+static bool user_may_copy_database(Oid dboid);
+static Oid	database_needing_exclusive_use(Node *parsetree, bool isTopLevel);
+static void hold_database(Oid dboid, bool db_locked);
 static void pgq_process_utility(PlannedStmt *pstmt, const char *queryString,
 								bool readOnlyTree, ProcessUtilityContext context,
 								ParamListInfo params, QueryEnvironment *queryEnv,
@@ -349,6 +363,12 @@ hooks_xact_callback(XactEvent event, void *arg)
  * a row this command has just written; a needless recheck is cheap.  The
  * hook also fires for extensions created through CASCADE, which the
  * utility hook would not see.
+ *
+ * dropdb() calls the hook for the database it drops after the ownership
+ * check and before it counts the other sessions there; DROP DATABASE has
+ * also passed the transaction-block check by then.  So this is where it
+ * holds the database: at the first point where PostgreSQL itself has
+ * decided that the statement may proceed.
  */
 static void
 pgq_object_access(ObjectAccessType access, Oid classId, Oid objectId,
@@ -360,45 +380,126 @@ pgq_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (classId == ExtensionRelationId &&
 		(access == OAT_POST_CREATE || access == OAT_DROP))
 		request_recheck_at_commit(MyDatabaseId);
+	else if (classId == DatabaseRelationId && access == OAT_DROP)
+		hold_database(objectId, true);
 }
 
 /*
- * Name of the database a utility statement needs without other sessions,
- * or NULL.
+ * Whether the current user has the CREATEDB attribute (superusers have
+ * every attribute).  dbcommands.c has the same test, but not exported.
  */
-static const char *
-database_needing_exclusive_use(Node *parsetree)
+static bool
+user_has_createdb(void)
 {
+	HeapTuple	tup;
+	bool		createdb = false;
+
+	if (superuser())
+		return true;
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
+	if (HeapTupleIsValid(tup))
+	{
+		createdb = ((Form_pg_authid) GETSTRUCT(tup))->rolcreatedb;
+		ReleaseSysCache(tup);
+	}
+	return createdb;
+}
+
+/*
+ * The database of that name if it exists and the current user owns it,
+ * else InvalidOid.
+ */
+static Oid
+database_owned_by_user(const char *dbname)
+{
+	Oid			dboid = get_database_oid(dbname, true);
+
+	if (OidIsValid(dboid) && pg_database_ownercheck(dboid, GetUserId()))
+		return dboid;
+	return InvalidOid;
+}
+
+/*
+ * Whether the current user may copy the database: its owner can, and
+ * anyone allowed to create databases can copy one marked as a template.
+ */
+static bool
+user_may_copy_database(Oid dboid)
+{
+	HeapTuple	tup;
+	bool		istemplate = false;
+
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+	if (HeapTupleIsValid(tup))
+	{
+		istemplate = ((Form_pg_database) GETSTRUCT(tup))->datistemplate;
+		ReleaseSysCache(tup);
+	}
+	return istemplate || pg_database_ownercheck(dboid, GetUserId());
+}
+
+/*
+ * The database a utility statement other than DROP DATABASE will need
+ * without other sessions, if PostgreSQL 15 lets the current user run it
+ * here; InvalidOid otherwise.  dbcommands.c offers no hook after its checks
+ * for these statements, so the checks that decide who may run them where
+ * are repeated: ownership, CREATEDB, the template flag, and the rule that
+ * SET TABLESPACE and CREATE DATABASE run only at top level outside a
+ * transaction block (IsInTransactionBlock() tests exactly what
+ * PreventInTransactionBlock() enforces).  Checks that only a user who
+ * passed these can fail (new name taken, tablespace privileges, encodings)
+ * are left to PostgreSQL: such a user owns the database or may copy it,
+ * and so can stop the worker anyway by a statement that succeeds.
+ */
+static Oid
+database_needing_exclusive_use(Node *parsetree, bool isTopLevel)
+{
+	const char *dbname = NULL;
+	Oid			dboid;
 	ListCell   *lc;
 
 	switch (nodeTag(parsetree))
 	{
-		case T_DropdbStmt:
-			return ((DropdbStmt *) parsetree)->dbname;
 		case T_RenameStmt:
-			if (((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
-				return ((RenameStmt *) parsetree)->subname;
-			return NULL;
+			{
+				RenameStmt *stmt = (RenameStmt *) parsetree;
+
+				if (stmt->renameType != OBJECT_DATABASE || !user_has_createdb())
+					return InvalidOid;
+				return database_owned_by_user(stmt->subname);
+			}
+		case T_AlterDatabaseStmt:
+			{
+				AlterDatabaseStmt *stmt = (AlterDatabaseStmt *) parsetree;
+				DefElem    *opt;
+
+				/* SET TABLESPACE allows no other option */
+				if (list_length(stmt->options) != 1)
+					return InvalidOid;
+				opt = linitial_node(DefElem, stmt->options);
+				if (strcmp(opt->defname, "tablespace") != 0 ||
+					IsInTransactionBlock(isTopLevel))
+					return InvalidOid;
+				return database_owned_by_user(stmt->dbname);
+			}
 		case T_CreatedbStmt:
 			foreach(lc, ((CreatedbStmt *) parsetree)->options)
 			{
 				DefElem    *opt = lfirst_node(DefElem, lc);
 
 				if (strcmp(opt->defname, "template") == 0 && opt->arg != NULL)
-					return defGetString(opt);
+					dbname = defGetString(opt);
 			}
-			return NULL;
-		case T_AlterDatabaseStmt:
-			foreach(lc, ((AlterDatabaseStmt *) parsetree)->options)
-			{
-				DefElem    *opt = lfirst_node(DefElem, lc);
-
-				if (strcmp(opt->defname, "tablespace") == 0)
-					return ((AlterDatabaseStmt *) parsetree)->dbname;
-			}
-			return NULL;
+			/* without a template it copies template1, which has no worker */
+			if (dbname == NULL || IsInTransactionBlock(isTopLevel) ||
+				!user_has_createdb())
+				return InvalidOid;
+			dboid = get_database_oid(dbname, true);
+			if (OidIsValid(dboid) && user_may_copy_database(dboid))
+				return dboid;
+			return InvalidOid;
 		default:
-			return NULL;
+			return InvalidOid;
 	}
 }
 
@@ -428,15 +529,19 @@ pgq_stop_worker(PgqDbSlot *slot)
  * database as being in use, as it would for any other session.  (The
  * process detaches from its slot a moment before it leaves the database;
  * the statement's own wait for other sessions covers that moment.)
+ *
+ * With db_locked the caller holds the database's lock, which a connecting
+ * process must get before it shows as being in the database: a worker not
+ * in it yet is then stuck behind our lock and cannot count as another
+ * session, so it is not waited for.
  */
 static void
-hold_database(const char *dbname)
+hold_database(Oid dboid, bool db_locked)
 {
 	PgqTickerShared *shared = pgq_ticker_shared;
-	Oid			dboid = get_database_oid(dbname, true);
 	TimestampTz give_up;
 
-	if (!OidIsValid(dboid) || MyBackendId == InvalidBackendId)
+	if (MyBackendId == InvalidBackendId)
 		return;
 
 	register_xact_callback();
@@ -457,7 +562,9 @@ hold_database(const char *dbname)
 				continue;
 			if (!slot->stop_requested)
 				pgq_stop_worker(slot);
-			running = (slot->pid != 0);
+			running = (slot->pid != 0 &&
+					   !(db_locked && slot->proc != NULL &&
+						 slot->proc->databaseId != dboid));
 		}
 		LWLockRelease(shared->lock);
 
@@ -479,10 +586,12 @@ pgq_process_utility(PlannedStmt *pstmt, const char *queryString,
 					DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
-	const char *dbname = database_needing_exclusive_use(parsetree);
+	Oid			dboid;
 
-	if (dbname != NULL)
-		hold_database(dbname);
+	dboid = database_needing_exclusive_use(parsetree,
+										   context == PROCESS_UTILITY_TOPLEVEL);
+	if (OidIsValid(dboid))
+		hold_database(dboid, false);
 	if (IsA(parsetree, CreatedbStmt) || IsA(parsetree, AlterDatabaseStmt))
 		request_recheck_at_commit(InvalidOid);
 	else if (IsA(parsetree, TransactionStmt) &&
