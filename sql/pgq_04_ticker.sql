@@ -172,21 +172,25 @@ select queue_name, last_tick_id from pgq.get_queue_info()
  where queue_name like 'qtick%' order by queue_name collate "C";
 
 --
--- force_tick: pushes the event sequence by 2 * max_count + 1000 so that the
--- next ticker call ticks; returns the latest tick id, not a new one
+-- force_tick: sets the event sequence to its nextval plus 2 * max_count +
+-- 1000 (PgQ 3.5's value), so that the next ticker call ticks; returns the
+-- latest tick id, not a new one.  The first call finds the sequence unused
+-- (nextval gives 1), the later ones used (nextval is last_value + 1), so the
+-- values pinned here are 2001, 4002 and 6003.
 --
 select pgq.create_queue('qtick_f');
 select queue_event_seq as qf_evseq from pgq.queue where queue_name = 'qtick_f' \gset
 select pgq.set_queue_config('qtick_f', 'ticker_max_lag', '1 hour');
 select pgq.set_queue_config('qtick_f', 'ticker_idle_period', '1 hour');
 select pgq.ticker('qtick_f');
-select pgq.seq_getval(:'qf_evseq') as seq_before \gset
 select pgq.force_tick('qtick_f');
-select pgq.seq_getval(:'qf_evseq') - :seq_before as sequence_advance;
+select pgq.seq_getval(:'qf_evseq') as event_seq;
 select pgq.ticker('qtick_f');
 select pgq.force_tick('qtick_f');
+select pgq.seq_getval(:'qf_evseq') as event_seq;
 select pgq.ticker('qtick_f');
 select pgq.force_tick('qtick_f');
+select pgq.seq_getval(:'qf_evseq') as event_seq;
 select pgq.force_tick('qtick_nosuch');
 select pgq.force_tick(null);
 \echo SQLSTATE :SQLSTATE

@@ -1014,8 +1014,11 @@ SET search_path = pg_catalog, pg_temp;
 -- tick id (callers poll until it changes), NULL for an unknown queue.
 -- Paused and externally ticked queues are left alone.
 --
--- The read-then-setval of the sequence is not atomic; the jump of at least
--- 1000 ids keeps it ahead of nextval calls made in between.
+-- The jump starts from a nextval of the sequence, not from its last_value,
+-- so that the resulting value is the one PgQ 3.5 sets (one id further on a
+-- sequence already in use).  Producers may take ids between the nextval and
+-- the setval; the margin of at least 1000 ids keeps the sequence ahead of
+-- them, and seq_setval never moves it back.
 CREATE FUNCTION pgq.force_tick(i_queue_name text)
 RETURNS bigint
 AS $$
@@ -1037,9 +1040,10 @@ BEGIN
     END IF;
 
     IF NOT v_queue.queue_external_ticker AND NOT v_queue.queue_ticker_paused THEN
-        PERFORM pgq.seq_setval(v_queue.queue_event_seq,
-                               pgq.seq_getval(v_queue.queue_event_seq)
-                               + v_queue.queue_ticker_max_count::bigint * 2 + 1000);
+        PERFORM pgq.seq_setval(
+            v_queue.queue_event_seq,
+            pg_catalog.nextval(pgq.quote_fqname(v_queue.queue_event_seq)::pg_catalog.regclass)
+            + v_queue.queue_ticker_max_count::bigint * 2 + 1000);
     END IF;
 
     SELECT t.tick_id INTO v_last_tick
