@@ -11,11 +11,14 @@
  * uses), which still honours indexes, constraints and any triggers a user
  * put on the table.  The queue row is read with a fresh snapshot on every
  * call (see pgq_lookup_queue), because a rotation may switch the current
- * table between two inserts.  While no transaction has ended in between,
- * a fresh snapshot is the same as the last one, and the row read with it
- * is remembered (a bulk statement, or the change-capture triggers firing
- * for its rows, reads it once); so are the objects it names until they
- * change.
+ * table between two inserts.  The transaction takes its txid before that
+ * read, so that a rotation it does not see is confirmed with a higher txid
+ * and every batch that can hold the event still reads the table it goes
+ * to (doc/pgq.md, "Why rotation loses no event").  While no transaction
+ * has ended in between, a fresh snapshot is the same as the last one, and
+ * the row read with it is remembered (a bulk statement, or the
+ * change-capture triggers firing for its rows, reads it once); so are the
+ * objects it names until they change.
  *
  * Every call advances the event sequence, even when the insert is refused
  * or rolled back later: the ticker uses the sequence as its activity
@@ -128,6 +131,7 @@ static void target_namespace_callback(Datum arg, int cacheid, uint32 hashvalue);
 static bool target_snapshot_matches(const char *queue_name, Snapshot snap);
 static void remember_queue(const char *queue_name, const PgqQueueRow *queue,
 						   Snapshot snap);
+static void read_target_queue(const char *queue_name, PgqQueueRow *queue);
 static void check_per_tx_limit(const char *queue_name, const PgqQueueRow *queue,
 							   FullTransactionId fxid);
 static void check_event_table_layout(Relation rel);
@@ -215,6 +219,40 @@ remember_queue(const char *queue_name, const PgqQueueRow *queue, Snapshot snap)
 	target.queue_name = pstrdup(queue_name);
 
 	MemoryContextSwitchTo(oldctx);
+}
+
+/*
+ * Read the row of the queue that an event of this transaction is about to
+ * be written to, with a fresh snapshot or from memory; errors out if there
+ * is no such queue.
+ *
+ * The top-level txid is taken first.  Then either the read sees rotation
+ * step 1, and the event goes to the new table, or step 1 commits after the
+ * read and step 2, which starts later still, records a txid above ours:
+ * batches starting past step 2 cannot hold our event, and all others read
+ * the previous table too.  A txid taken after the read could be above
+ * step 2 while the row still names the previous table.  Remembered rows
+ * keep this order, as they were read in this transaction with a snapshot
+ * equal to the current one.
+ */
+static void
+read_target_queue(const char *queue_name, PgqQueueRow *queue)
+{
+	Snapshot	snap;
+
+	(void) GetTopFullTransactionId();
+
+	snap = GetLatestSnapshot();
+	if (target_snapshot_matches(queue_name, snap))
+	{
+		*queue = target.queue;
+		return;
+	}
+	if (!pgq_lookup_queue(queue_name, queue))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", queue_name)));
+	remember_queue(queue_name, queue, snap);
 }
 
 /*
@@ -334,7 +372,6 @@ insert_event(const char *queue_name, EventArgs *args)
 	Oid			seq_relid;
 	int64		next_id;
 	Oid			table_relid;
-	Snapshot	snap;
 	Relation	rel;
 	FullTransactionId fxid;
 	AclResult	aclresult;
@@ -344,17 +381,7 @@ insert_event(const char *queue_name, EventArgs *args)
 	PreventCommandIfReadOnly("pgq.insert_event()");
 	PreventCommandIfParallelMode("pgq.insert_event()");
 
-	snap = GetLatestSnapshot();
-	if (target_snapshot_matches(queue_name, snap))
-		queue = target.queue;
-	else
-	{
-		if (!pgq_lookup_queue(queue_name, &queue))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("queue \"%s\" does not exist", queue_name)));
-		remember_queue(queue_name, &queue, snap);
-	}
+	read_target_queue(queue_name, &queue);
 
 	if (!target.oids_valid || target.queue_name == NULL)
 	{
