@@ -653,39 +653,6 @@ AS $$
     SELECT pgq.insert_event(queue_name, ev_type, ev_data, NULL, NULL, NULL, NULL)
 $$ LANGUAGE sql;
 
--- Name of the event table currently receiving inserts, unquoted
--- ("pgq.event_2_0").  Clients COPY or INSERT into it directly; the answer
--- holds only for the current transaction, as rotation may switch tables.
-CREATE FUNCTION pgq.current_event_table(x_queue_name text)
-RETURNS text
-AS $$
-DECLARE
-    v_table text;
-    v_disable_insert boolean;
-BEGIN
-    IF x_queue_name IS NULL THEN
-        RAISE EXCEPTION 'queue name must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    SELECT q.queue_data_pfx || '_' || q.queue_cur_table, q.queue_disable_insert
-      INTO v_table, v_disable_insert
-      FROM pgq.queue q
-     WHERE q.queue_name = x_queue_name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'queue "%" does not exist', x_queue_name
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    -- same rule as event insertion: cascade workers replay in replica role
-    IF v_disable_insert
-       AND pg_catalog.current_setting('session_replication_role') <> 'replica' THEN
-        RAISE EXCEPTION 'inserts into queue "%" are disabled', x_queue_name
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Events can be written to this queue only with session_replication_role = replica.';
-    END IF;
-    RETURN v_table;
-END
-$$ LANGUAGE plpgsql;
-
 -- ---------------------------------------------------------------------------
 -- Batches
 -- ---------------------------------------------------------------------------
