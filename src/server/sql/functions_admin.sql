@@ -1139,17 +1139,22 @@ $$ LANGUAGE plpgsql;
 
 -- Second half of a table rotation: record a txid taken after the rotation
 -- committed.  Readers use it to know when the previous table no longer
--- needs to be read.  A queue rotated by this very transaction (or by one
--- whose txid is above ours) is left for the next call, since our txid would
--- not prove anything about it.  Returns 0.
+-- needs to be read, so it must be above the txid of every producer that
+-- wrote into that table (doc/pgq.md, "Why rotation loses no event").  The
+-- txid is therefore assigned here, after the snapshot that sees the
+-- rotation: a transaction that had one already may have got it while step
+-- 1 was still open (or be step 1 itself), and leaves the confirmation to a
+-- later call.  Returns 0.
 CREATE FUNCTION pgq.maint_rotate_tables_step2()
 RETURNS integer
 AS $$
 BEGIN
+    IF pg_catalog.txid_current_if_assigned() IS NOT NULL THEN
+        RETURN 0;
+    END IF;
     UPDATE pgq.queue
        SET queue_switch_step2 = pg_catalog.txid_current()
-     WHERE queue_switch_step2 IS NULL
-       AND queue_switch_step1 < pg_catalog.txid_current();
+     WHERE queue_switch_step2 IS NULL;
     RETURN 0;
 END
 $$ LANGUAGE plpgsql;
