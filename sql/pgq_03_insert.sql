@@ -165,6 +165,17 @@ commit;
 --
 select pgq.current_event_table('qins_main') as cur_table \gset
 select pg_temp.generic_name(:'cur_table') as current_table;
+-- like an insert, it gives the transaction its txid before it reads the
+-- queue row, so that the answer holds across a rotation (doc/pgq.md)
+begin;
+select pg_current_xact_id_if_assigned() is null as no_txid_yet;
+select pgq.current_event_table('qins_main') = :'cur_table' as same_table;
+select pg_current_xact_id_if_assigned() is not null as has_txid;
+commit;
+-- a read-only transaction may ask too
+begin transaction read only;
+select pgq.current_event_table('qins_main') = :'cur_table' as same_table;
+rollback;
 select pgq.seq_getval(:'qevseq') as seq_before \gset
 begin;
 insert into :cur_table (ev_time, ev_type, ev_data, ev_extra1)

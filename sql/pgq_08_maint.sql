@@ -222,6 +222,15 @@ select * from pg_temp.rotation_state('qmaint_rot');
 select * from pgq.maint_operations() where func_name like 'pgq.maint_rotate%';
 update pgq.queue set queue_switch_time = now() where queue_name = 'qmaint_rot';
 
+-- step 2 does not confirm it from a transaction that already had a txid,
+-- which may have been taken before the rotation committed
+begin;
+select txid_current() is not null as has_txid;
+select pgq.maint_rotate_tables_step2();
+select queue_switch_step2 is null as unconfirmed
+  from pgq.queue where queue_name = 'qmaint_rot';
+commit;
+
 -- step 2, in a later transaction, confirms it with its own txid; it
 -- touches only unconfirmed queues and returns 0
 begin;

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * insert.c
- *	  Event insertion: pgq.insert_event_raw() and the 7-argument
- *	  pgq.insert_event().
+ *	  Event insertion: pgq.insert_event_raw(), the 7-argument
+ *	  pgq.insert_event() and pgq.current_event_table() for clients that
+ *	  write into the event table themselves.
  *
  * This is the producer's hot path, so it runs no SQL: the queue row is read
  * through its index, the event id comes from nextval on the queue's
@@ -11,11 +12,14 @@
  * uses), which still honours indexes, constraints and any triggers a user
  * put on the table.  The queue row is read with a fresh snapshot on every
  * call (see pgq_lookup_queue), because a rotation may switch the current
- * table between two inserts.  While no transaction has ended in between,
- * a fresh snapshot is the same as the last one, and the row read with it
- * is remembered (a bulk statement, or the change-capture triggers firing
- * for its rows, reads it once); so are the objects it names until they
- * change.
+ * table between two inserts.  The transaction takes its txid before that
+ * read, so that a rotation it does not see is confirmed with a higher txid
+ * and every batch that can hold the event still reads the table it goes
+ * to (doc/pgq.md, "Why rotation loses no event").  While no transaction
+ * has ended in between, a fresh snapshot is the same as the last one, and
+ * the row read with it is remembered (a bulk statement, or the
+ * change-capture triggers firing for its rows, reads it once); so are the
+ * objects it names until they change.
  *
  * Every call advances the event sequence, even when the insert is refused
  * or rolled back later: the ticker uses the sequence as its activity
@@ -29,6 +33,7 @@
 
 #include "access/table.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -50,6 +55,7 @@
 
 PG_FUNCTION_INFO_V1(pgq_insert_event_raw);
 PG_FUNCTION_INFO_V1(pgq_insert_event);
+PG_FUNCTION_INFO_V1(pgq_current_event_table);
 
 /* Columns of an event table, in pgq.event_template order */
 #define EVENT_NATTS 11
@@ -128,6 +134,8 @@ static void target_namespace_callback(Datum arg, int cacheid, uint32 hashvalue);
 static bool target_snapshot_matches(const char *queue_name, Snapshot snap);
 static void remember_queue(const char *queue_name, const PgqQueueRow *queue,
 						   Snapshot snap);
+static void read_target_queue(const char *queue_name, PgqQueueRow *queue);
+static void check_insert_allowed(const char *queue_name, const PgqQueueRow *queue);
 static void check_per_tx_limit(const char *queue_name, const PgqQueueRow *queue,
 							   FullTransactionId fxid);
 static void check_event_table_layout(Relation rel);
@@ -215,6 +223,55 @@ remember_queue(const char *queue_name, const PgqQueueRow *queue, Snapshot snap)
 	target.queue_name = pstrdup(queue_name);
 
 	MemoryContextSwitchTo(oldctx);
+}
+
+/*
+ * Read the row of the queue that an event of this transaction is about to
+ * be written to, with a fresh snapshot or from memory; errors out if there
+ * is no such queue.
+ *
+ * The top-level txid is taken first.  Then either the read sees rotation
+ * step 1, and the event goes to the new table, or step 1 commits after the
+ * read and step 2, which starts later still, records a txid above ours:
+ * batches starting past step 2 cannot hold our event, and all others read
+ * the previous table too.  A txid taken after the read could be above
+ * step 2 while the row still names the previous table.  Remembered rows
+ * keep this order, as they were read in this transaction with a snapshot
+ * equal to the current one.  A standby can neither write an event nor
+ * assign a txid, but may still be asked for the current table.
+ */
+static void
+read_target_queue(const char *queue_name, PgqQueueRow *queue)
+{
+	Snapshot	snap;
+
+	if (!RecoveryInProgress())
+		(void) GetTopFullTransactionId();
+
+	snap = GetLatestSnapshot();
+	if (target_snapshot_matches(queue_name, snap))
+	{
+		*queue = target.queue;
+		return;
+	}
+	if (!pgq_lookup_queue(queue_name, queue))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", queue_name)));
+	remember_queue(queue_name, queue, snap);
+}
+
+/*
+ * Refuse writes into a queue with inserts disabled, unless in replica role.
+ */
+static void
+check_insert_allowed(const char *queue_name, const PgqQueueRow *queue)
+{
+	if (!pgq_insert_allowed(queue->disable_insert))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("inserts into queue \"%s\" are disabled", queue_name),
+				 errhint("Events can be written to this queue only with session_replication_role = replica.")));
 }
 
 /*
@@ -334,7 +391,6 @@ insert_event(const char *queue_name, EventArgs *args)
 	Oid			seq_relid;
 	int64		next_id;
 	Oid			table_relid;
-	Snapshot	snap;
 	Relation	rel;
 	FullTransactionId fxid;
 	AclResult	aclresult;
@@ -344,17 +400,7 @@ insert_event(const char *queue_name, EventArgs *args)
 	PreventCommandIfReadOnly("pgq.insert_event()");
 	PreventCommandIfParallelMode("pgq.insert_event()");
 
-	snap = GetLatestSnapshot();
-	if (target_snapshot_matches(queue_name, snap))
-		queue = target.queue;
-	else
-	{
-		if (!pgq_lookup_queue(queue_name, &queue))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("queue \"%s\" does not exist", queue_name)));
-		remember_queue(queue_name, &queue, snap);
-	}
+	read_target_queue(queue_name, &queue);
 
 	if (!target.oids_valid || target.queue_name == NULL)
 	{
@@ -368,11 +414,7 @@ insert_event(const char *queue_name, EventArgs *args)
 
 	next_id = nextval_internal(seq_relid, true);
 
-	if (!pgq_insert_allowed(queue.disable_insert))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("inserts into queue \"%s\" are disabled", queue_name),
-				 errhint("Events can be written to this queue only with session_replication_role = replica.")));
+	check_insert_allowed(queue_name, &queue);
 
 	fxid = GetTopFullTransactionId();
 	if (queue.has_per_tx_limit)
@@ -482,4 +524,27 @@ pgq_insert_event(PG_FUNCTION_ARGS)
 	collect_text_args(fcinfo, 1, &args);
 
 	PG_RETURN_INT64(insert_event(queue_name, &args));
+}
+
+/*
+ * pgq.current_event_table(queue_name)
+ *
+ * The event table that direct writers (COPY or INSERT by bulk clients and
+ * cascade workers) should use in this transaction, as an unquoted
+ * "schema.table".  The queue row is read the way an insert reads it, so
+ * the answer stays right for the rest of the transaction even if a
+ * rotation happens meanwhile, and a REPEATABLE READ caller gets the table
+ * that is current now, not the one its snapshot shows.
+ */
+Datum
+pgq_current_event_table(PG_FUNCTION_ARGS)
+{
+	char	   *queue_name = queue_name_arg(fcinfo);
+	PgqQueueRow queue;
+
+	read_target_queue(queue_name, &queue);
+	check_insert_allowed(queue_name, &queue);
+
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf("%s_%d", queue.data_pfx,
+											  queue.cur_table)));
 }

@@ -39,6 +39,12 @@ is( $standby->safe_psql(
 	'no launcher and no ticker run on the standby');
 is($standby->safe_psql('db', 'select count(*) from pgq.ticker_status()'),
 	'0', 'pgq.ticker_status() is empty on the standby');
+# a standby cannot assign the txid that the primary takes before reading
+# the queue row, but can still say which table is current
+is( $standby->safe_psql(
+		'db', q{select pgq.current_event_table('q') ~ '^pgq\.event_\d+_\d+$'}),
+	't',
+	'pgq.current_event_table() answers on the standby');
 
 # The standby's pgq.tick is the primary's, replayed: stop the primary and
 # check that nothing on the standby moves or complains.

@@ -657,39 +657,6 @@ AS $$
     SELECT pgq.insert_event(queue_name, ev_type, ev_data, NULL, NULL, NULL, NULL)
 $$ LANGUAGE sql;
 
--- Name of the event table currently receiving inserts, unquoted
--- ("pgq.event_2_0").  Clients COPY or INSERT into it directly; the answer
--- holds only for the current transaction, as rotation may switch tables.
-CREATE FUNCTION pgq.current_event_table(x_queue_name text)
-RETURNS text
-AS $$
-DECLARE
-    v_table text;
-    v_disable_insert boolean;
-BEGIN
-    IF x_queue_name IS NULL THEN
-        RAISE EXCEPTION 'queue name must not be null'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    SELECT q.queue_data_pfx || '_' || q.queue_cur_table, q.queue_disable_insert
-      INTO v_table, v_disable_insert
-      FROM pgq.queue q
-     WHERE q.queue_name = x_queue_name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'queue "%" does not exist', x_queue_name
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    -- same rule as event insertion: cascade workers replay in replica role
-    IF v_disable_insert
-       AND pg_catalog.current_setting('session_replication_role') <> 'replica' THEN
-        RAISE EXCEPTION 'inserts into queue "%" are disabled', x_queue_name
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Events can be written to this queue only with session_replication_role = replica.';
-    END IF;
-    RETURN v_table;
-END
-$$ LANGUAGE plpgsql;
-
 -- ---------------------------------------------------------------------------
 -- Batches
 -- ---------------------------------------------------------------------------
@@ -1182,17 +1149,22 @@ SET search_path = pg_catalog, pg_temp;
 
 -- Second half of a table rotation: record a txid taken after the rotation
 -- committed.  Readers use it to know when the previous table no longer
--- needs to be read.  A queue rotated by this very transaction (or by one
--- whose txid is above ours) is left for the next call, since our txid would
--- not prove anything about it.  Returns 0.
+-- needs to be read, so it must be above the txid of every producer that
+-- wrote into that table (doc/pgq.md, "Why rotation loses no event").  The
+-- txid is therefore assigned here, after the snapshot that sees the
+-- rotation: a transaction that had one already may have got it while step
+-- 1 was still open (or be step 1 itself), and leaves the confirmation to a
+-- later call.  Returns 0.
 CREATE FUNCTION pgq.maint_rotate_tables_step2()
 RETURNS integer
 AS $$
 BEGIN
+    IF pg_catalog.txid_current_if_assigned() IS NOT NULL THEN
+        RETURN 0;
+    END IF;
     UPDATE pgq.queue
        SET queue_switch_step2 = pg_catalog.txid_current()
-     WHERE queue_switch_step2 IS NULL
-       AND queue_switch_step1 < pg_catalog.txid_current();
+     WHERE queue_switch_step2 IS NULL;
     RETURN 0;
 END
 $$ LANGUAGE plpgsql

@@ -21,6 +21,15 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'pgq_insert_event'
 LANGUAGE C SECURITY DEFINER;
 
+-- Name of the event table this transaction should write into, unquoted
+-- ("pgq.event_2_0"), for clients that COPY or INSERT into it directly.
+-- In C, so that it can take the txid and read the queue row with a fresh
+-- snapshot, as an insert does.
+CREATE FUNCTION pgq.current_event_table(x_queue_name text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'pgq_current_event_table'
+LANGUAGE C;
+
 -- ticker.c
 CREATE FUNCTION pgq.ticker(
     i_queue_name text, i_tick_id bigint, i_orig_timestamp timestamptz,
