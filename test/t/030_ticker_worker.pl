@@ -184,8 +184,9 @@ select pgq.insert_event('rotate_q', 'test', 'in the first table');
 
 create table extra_maint_calls (left_to_do int);
 insert into extra_maint_calls values (3);
+-- runs under search_path = pg_catalog, pg_temp, so it names its table fully
 create function extra_maint(i_queue text) returns int language sql as $$
-    update extra_maint_calls set left_to_do = greatest(left_to_do - 1, 0)
+    update public.extra_maint_calls set left_to_do = greatest(left_to_do - 1, 0)
     returning left_to_do
 $$;
 update pgq.queue set queue_extra_maint = array['public.extra_maint']
