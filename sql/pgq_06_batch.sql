@@ -532,7 +532,8 @@ select pgq.finish_batch(60032);
 --
 -- Errors
 --
--- unknown queue, unknown consumer, a consumer of another queue, NULLs
+-- unknown queue (said as such), unknown consumer, a consumer of another
+-- queue, NULLs
 select pgq.next_batch('qbatch_nosuch', 'qbatch_a');
 \echo SQLSTATE :SQLSTATE
 select pgq.next_batch('qbatch_main', 'qbatch_nobody');

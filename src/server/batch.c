@@ -421,9 +421,12 @@ choose_end_tick(int32 queue_id, const BatchTick *start, FunctionCallInfo fcinfo,
 Datum
 pgq_next_batch_custom(PG_FUNCTION_ARGS)
 {
+	static SPIPlanPtr plan_queue = NULL;
 	static SPIPlanPtr plan_sub = NULL;
 	static SPIPlanPtr plan_open = NULL;
-	Oid			sub_types[2] = {TEXTOID, TEXTOID};
+	Oid			queue_types[1] = {TEXTOID};
+	Datum		queue_args[1];
+	Oid			sub_types[2] = {INT4OID, TEXTOID};
 	Datum		sub_args[2];
 	Oid			open_types[3] = {INT4OID, INT4OID, INT8OID};
 	Datum		open_args[3];
@@ -435,7 +438,7 @@ pgq_next_batch_custom(PG_FUNCTION_ARGS)
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
-	int32		queue_id;
+	int32		queue_id = 0;
 	int32		consumer_id;
 	Datum		d;
 	bool		has_start;
@@ -452,16 +455,34 @@ pgq_next_batch_custom(PG_FUNCTION_ARGS)
 	consumer_name = PG_ARGISNULL(1) ? "NULL" : text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	SPI_connect();
+
+	/* a NULL queue name is reported below as a missing registration */
+	if (!PG_ARGISNULL(0))
+	{
+		pgq_prepare_once(&plan_queue,
+						 "SELECT queue_id FROM pgq.queue WHERE queue_name = $1",
+						 1, queue_types);
+		queue_args[0] = CStringGetTextDatum(queue_name);
+		ret = SPI_execute_plan(plan_queue, queue_args, NULL, false, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read queue: %s", SPI_result_code_string(ret));
+		if (SPI_processed == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("queue \"%s\" does not exist", queue_name)));
+		queue_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
 	pgq_prepare_once(&plan_sub,
-					 "SELECT s.sub_queue, s.sub_consumer, s.sub_last_tick,"
+					 "SELECT s.sub_consumer, s.sub_last_tick,"
 					 " s.sub_batch, s.sub_next_tick"
-					 " FROM pgq.queue q"
-					 " JOIN pgq.subscription s ON s.sub_queue = q.queue_id"
+					 " FROM pgq.subscription s"
 					 " JOIN pgq.consumer c ON c.co_id = s.sub_consumer"
-					 " WHERE q.queue_name = $1 AND c.co_name = $2"
+					 " WHERE s.sub_queue = $1 AND c.co_name = $2"
 					 " FOR UPDATE OF s",
 					 2, sub_types);
-	sub_args[0] = CStringGetTextDatum(queue_name);
+	sub_args[0] = Int32GetDatum(queue_id);
 	sub_args[1] = CStringGetTextDatum(consumer_name);
 	ret = SPI_execute_plan(plan_sub, sub_args,
 						   (PG_ARGISNULL(0) || PG_ARGISNULL(1)) ? "nn" : NULL,
@@ -476,15 +497,14 @@ pgq_next_batch_custom(PG_FUNCTION_ARGS)
 
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	queue_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-	consumer_id = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-	d = SPI_getbinval(tup, desc, 3, &isnull);
+	consumer_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+	d = SPI_getbinval(tup, desc, 2, &isnull);
 	has_start = !isnull;
 	start.tick_id = isnull ? 0 : DatumGetInt64(d);
-	d = SPI_getbinval(tup, desc, 4, &isnull);
+	d = SPI_getbinval(tup, desc, 3, &isnull);
 	has_open_batch = !isnull;
 	batch_id = isnull ? 0 : DatumGetInt64(d);
-	d = SPI_getbinval(tup, desc, 5, &isnull);
+	d = SPI_getbinval(tup, desc, 4, &isnull);
 	end.tick_id = isnull ? 0 : DatumGetInt64(d);
 
 	if (!has_start || !read_tick(queue_id, start.tick_id, &start))

@@ -481,7 +481,9 @@ $$ LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
 -- Remove a consumer's subscription.  Returns 0 if it has none on this
--- queue.
+-- queue, and also if the queue does not exist: teardown scripts run this
+-- for queues that may be gone already, as PgQ 3.5 allows.  A NOTICE names
+-- the missing queue so that a typo does not pass unseen.
 --
 -- pgq_coop subconsumers share the sub_id of their main consumer.  A shared
 -- row whose tick columns are both NULL (idle) or both set (batch open) is a
@@ -510,6 +512,7 @@ BEGIN
     END IF;
     SELECT queue_id INTO v_queue_id FROM pgq.queue WHERE queue_name = x_queue_name;
     IF NOT FOUND THEN
+        RAISE NOTICE 'queue "%" does not exist, nothing to unregister', x_queue_name;
         RETURN 0;
     END IF;
     -- lock order as in register_consumer_at: consumer, then subscription
