@@ -70,5 +70,6 @@ extern bool pgq_tick_queue_if_due(const char *queue_name, int64 *tick_id);
 /* batch.c */
 extern char *pgq_batch_sql(int64 batch_id, bool with_order,
 						   int32 *queue_id, int32 *sub_id);
+extern void pgq_lock_batch(int64 batch_id);
 
 #endif							/* PGQ_H */
