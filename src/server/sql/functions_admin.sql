@@ -373,11 +373,12 @@ SET search_path = pg_catalog, pg_temp;
 --
 --   1. the pgq.queue row.  FOR KEY SHARE is taken first by everything that
 --      will write rows referring to the queue or lock its subscriptions:
---      register_consumer_at, next_batch_custom, event_retry, batch_retry,
---      event_retry_raw.  FOR NO KEY UPDATE, which does not conflict with
---      that, by the ticker, set_queue_config and rotation.  FOR UPDATE by
---      drop_queue, which so waits for all of them and then holds off new
---      ones.
+--      next_batch_custom, event_retry, batch_retry, event_retry_raw.
+--      FOR NO KEY UPDATE, which does not conflict with that, by the ticker,
+--      set_queue_config, rotation and register_consumer_at: a registration
+--      positions the consumer on a tick that rotation must not delete
+--      before it sees the new subscription.  FOR UPDATE by drop_queue,
+--      which so waits for all of them and then holds off new ones.
 --   2. the pgq.consumer row, FOR NO KEY UPDATE by register_consumer_at and
 --      unregister_consumer, one consumer per call (drop_queue unregisters
 --      in consumer name order).  That mode serialises the two on a name
@@ -428,9 +429,11 @@ BEGIN
         RAISE EXCEPTION 'consumer name must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    -- keeps drop_queue from removing the queue under the new subscription
+    -- Keeps drop_queue from removing the queue under the new subscription,
+    -- and rotation from deleting the start tick before it can see the
+    -- subscription that needs it.
     SELECT queue_id INTO v_queue_id FROM pgq.queue WHERE queue_name = x_queue_name
-       FOR KEY SHARE;
+       FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'queue "%" does not exist', x_queue_name
             USING ERRCODE = 'undefined_object';
