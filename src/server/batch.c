@@ -487,14 +487,14 @@ choose_end_tick(int32 queue_id, const BatchTick *start, FunctionCallInfo fcinfo,
 	end->tick_time = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
 	end->event_seq = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 
-	/* i_min_lag: the end tick must be at least this old */
-	if (!PG_ARGISNULL(2))
-	{
-		int64		min_lag = pgq_interval_usecs(PG_GETARG_INTERVAL_P(2));
-
-		if (GetCurrentTransactionStartTimestamp() - end->tick_time < min_lag)
-			return false;
-	}
+	/*
+	 * i_min_lag: the end tick must be at least this old.  A lag too long to
+	 * measure in microseconds is never reached, as in SQL.
+	 */
+	if (!PG_ARGISNULL(2) &&
+		pgq_usecs_between(GetCurrentTransactionStartTimestamp(), end->tick_time) <
+		pgq_interval_usecs(PG_GETARG_INTERVAL_P(2)))
+		return false;
 	return true;
 }
 

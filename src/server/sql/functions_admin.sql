@@ -310,12 +310,17 @@ SET search_path = pg_catalog, pg_temp;
 -- Change one ticker or rotation setting of a queue.  Parameter names are
 -- the pgq.queue column names without the "queue_" prefix; the value text is
 -- cast to the column's type, so bad input fails with that type's error.
+-- Any interval will do for the ticker settings (one too long to reach just
+-- never is); a rotation period must keep the next rotation time a valid
+-- timestamp.
 CREATE FUNCTION pgq.set_queue_config(x_queue_name text, x_param_name text,
                                      x_param_value text)
 RETURNS integer
 AS $$
 DECLARE
     v_queue_id integer;
+    v_switch_time timestamptz;
+    v_period interval;
     v_column text;
     v_type text;
 BEGIN
@@ -328,7 +333,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     -- same lock strength as the ticker, so a tick never sees half a change
-    SELECT queue_id INTO v_queue_id
+    SELECT queue_id, queue_switch_time INTO v_queue_id, v_switch_time
       FROM pgq.queue WHERE queue_name = x_queue_name
        FOR NO KEY UPDATE;
     IF NOT FOUND THEN
@@ -348,6 +353,22 @@ BEGIN
     IF x_param_value IS NULL THEN
         RAISE EXCEPTION 'value of parameter "%" must not be null', x_param_name
             USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+
+    -- Maintenance adds the rotation period to the time of the last
+    -- rotation, which is now() once it has rotated.  A period that takes
+    -- either beyond the range of timestamps would make every maintenance
+    -- round fail; ticker periods too long to reach need no such check.
+    IF v_column = 'queue_rotation_period' THEN
+        v_period := CAST(x_param_value AS interval);
+        BEGIN
+            PERFORM v_switch_time + v_period, pg_catalog.now() + v_period;
+        EXCEPTION WHEN datetime_field_overflow THEN
+            RAISE EXCEPTION 'rotation period "%" is out of range', x_param_value
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Added to the time of the last rotation, it gives no valid timestamp.',
+                      HINT = 'To keep a queue from rotating in practice, use a period such as 1000 years.';
+        END;
     END IF;
 
     SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO v_type
@@ -775,6 +796,11 @@ $$ LANGUAGE sql;
 -- factor of two (a consumer that fell far behind), the first tick meeting
 -- a criterion is taken instead, keeping batches near the requested size.
 -- Returns NULLs when no tick qualifies.
+--
+-- No two timestamps are a million years apart, so an i_min_interval
+-- beyond that (either way) is clamped to it: every comparison below comes
+-- out the same, and doubling it can no longer overflow.  A huge interval
+-- is thus never reached, a hugely negative one always.
 CREATE FUNCTION pgq.find_tick_helper(
     in i_queue_id int4, in i_prev_tick_id int8, in i_prev_tick_time timestamptz,
     in i_prev_tick_seq int8, in i_min_count int8, in i_min_interval interval,
@@ -782,7 +808,14 @@ CREATE FUNCTION pgq.find_tick_helper(
 AS $$
 DECLARE
     v_latest record;
+    v_min_interval interval := i_min_interval;
 BEGIN
+    IF v_min_interval > interval '1000000 years' THEN
+        v_min_interval := interval '1000000 years';
+    ELSIF v_min_interval < interval '-1000000 years' THEN
+        v_min_interval := interval '-1000000 years';
+    END IF;
+
     SELECT t.tick_id, t.tick_time, t.tick_event_seq INTO v_latest
       FROM pgq.tick t
      WHERE t.tick_queue = i_queue_id AND t.tick_id > i_prev_tick_id
@@ -794,17 +827,17 @@ BEGIN
 
     -- a NULL criterion makes its comparison NULL, which never counts as met
     IF v_latest.tick_event_seq - i_prev_tick_seq > 2 * i_min_count
-       OR v_latest.tick_time - i_prev_tick_time > 2 * i_min_interval THEN
+       OR v_latest.tick_time - i_prev_tick_time > 2 * v_min_interval THEN
         SELECT t.tick_id, t.tick_time, t.tick_event_seq
           INTO next_tick_id, next_tick_time, next_tick_seq
           FROM pgq.tick t
          WHERE t.tick_queue = i_queue_id AND t.tick_id > i_prev_tick_id
            AND (t.tick_event_seq - i_prev_tick_seq >= i_min_count
-                OR t.tick_time - i_prev_tick_time >= i_min_interval)
+                OR t.tick_time - i_prev_tick_time >= v_min_interval)
          ORDER BY t.tick_queue, t.tick_id
          LIMIT 1;
     ELSIF v_latest.tick_event_seq - i_prev_tick_seq >= i_min_count
-          OR v_latest.tick_time - i_prev_tick_time >= i_min_interval THEN
+          OR v_latest.tick_time - i_prev_tick_time >= v_min_interval THEN
         next_tick_id := v_latest.tick_id;
         next_tick_time := v_latest.tick_time;
         next_tick_seq := v_latest.tick_event_seq;
