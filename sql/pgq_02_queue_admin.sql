@@ -170,6 +170,26 @@ select pgq.set_queue_config('qadmin_main', 'ticker_max_lag', 'soon');
 \echo SQLSTATE :SQLSTATE
 select pgq.set_queue_config('qadmin_main', 'ticker_paused', 'perhaps');
 \echo SQLSTATE :SQLSTATE
+-- Intervals of about 300,000 years and more do not fit in 64-bit
+-- microseconds.  As ticker settings they are accepted and never reached
+-- (pgq_04_ticker); a rotation period must still give a valid timestamp
+-- when maintenance adds it to the time of the last rotation, so one that
+-- does not is refused and maintenance keeps working.
+select pgq.set_queue_config('qadmin_main', 'ticker_max_lag', '300000 years');
+select pgq.set_queue_config('qadmin_main', 'ticker_idle_period', '-178000000 years');
+select pgq.set_queue_config('qadmin_main', 'rotation_period', '300000 years');
+\echo SQLSTATE :SQLSTATE
+select pgq.set_queue_config('qadmin_main', 'rotation_period', '-10000 years');
+\echo SQLSTATE :SQLSTATE
+select pgq.set_queue_config('qadmin_main', 'rotation_period', '178000000 years');
+\echo SQLSTATE :SQLSTATE
+select count(*) >= 0 as maintenance_works from pgq.maint_operations();
+select pgq.set_queue_config('qadmin_main', 'rotation_period', '1000 years');
+select queue_ticker_max_lag, queue_ticker_idle_period, queue_rotation_period
+  from pgq.queue where queue_name = 'qadmin_main';
+select pgq.set_queue_config('qadmin_main', 'ticker_max_lag', '3 seconds');
+select pgq.set_queue_config('qadmin_main', 'ticker_idle_period', '1 minute');
+select pgq.set_queue_config('qadmin_main', 'rotation_period', '2 hours');
 -- NULLs and unknown queues
 select pgq.set_queue_config(null, 'ticker_max_count', '1');
 \echo SQLSTATE :SQLSTATE

@@ -234,9 +234,50 @@ select pgq.ticker('qtick_ext');
 \set VERBOSITY default
 select tick_id from pgq.tick where tick_queue = :qe_id order by tick_id;
 
+--
+-- Settings too long to measure in microseconds (about 300,000 years and
+-- more) are never reached, ones that far negative always; tick times copied
+-- from another queue may be infinite.  Nothing may wrap around.
+--
+select pgq.create_queue('qtick_long');
+select queue_id as ql_id from pgq.queue where queue_name = 'qtick_long' \gset
+select pgq.set_queue_config('qtick_long', 'ticker_max_lag', '300000 years');
+select pgq.set_queue_config('qtick_long', 'ticker_idle_period', '1 hour');
+-- a pending event below ticker_max_count: no tick, however old the last one
+select pgq.insert_event('qtick_long', 'e', '1');
+update pgq.tick set tick_time = now() - interval '1000 years' where tick_queue = :ql_id;
+select pgq.ticker('qtick_long');
+select pgq.set_queue_config('qtick_long', 'ticker_max_lag', '178000000 years');
+select pgq.ticker('qtick_long');
+-- a lag that far negative is reached at once
+select pgq.set_queue_config('qtick_long', 'ticker_max_lag', '-300000 years');
+select pgq.ticker('qtick_long');
+-- idle, lag 1 hour, gap 2 hours: lag < 2 * gap, and the idle period is
+-- never reached, so no tick
+select pgq.set_queue_config('qtick_long', 'ticker_max_lag', '0');
+select pgq.set_queue_config('qtick_long', 'ticker_idle_period', '300000 years');
+update pgq.tick set tick_time = now() - (5 - 2 * tick_id) * interval '1 hour'
+ where tick_queue = :ql_id;
+select pgq.ticker('qtick_long');
+-- an external tick at -infinity, then local ticking again: the last tick
+-- is infinitely old, so a pending event is due at once
+select pgq.set_queue_config('qtick_long', 'ticker_max_lag', '1 hour');
+select pgq.set_queue_config('qtick_long', 'ticker_idle_period', '1 hour');
+select pgq.set_queue_config('qtick_long', 'external_ticker', 'true');
+select pgq.ticker('qtick_long', 10, '-infinity', 0);
+select pgq.set_queue_config('qtick_long', 'external_ticker', 'false');
+select pgq.insert_event('qtick_long', 'e', '2');
+select pgq.ticker('qtick_long');
+-- idle after that: the gap since the tick at -infinity is infinite too, so
+-- lag < 2 * gap and lag < idle period: no tick
+select pgq.set_queue_config('qtick_long', 'ticker_max_lag', '0');
+select pgq.ticker('qtick_long');
+select tick_id, tick_event_seq from pgq.tick where tick_queue = :ql_id order by tick_id;
+
 select pgq.drop_queue('qtick_a');
 select pgq.drop_queue('qtick_b');
 select pgq.drop_queue('qtick_ext');
 select pgq.drop_queue('qtick_f');
 select pgq.drop_queue('qtick_p');
+select pgq.drop_queue('qtick_long');
 select count(*) as queues_left from pgq.queue;

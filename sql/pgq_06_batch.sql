@@ -532,7 +532,8 @@ select pgq.finish_batch(60032);
 --
 -- Errors
 --
--- unknown queue, unknown consumer, a consumer of another queue, NULLs
+-- unknown queue (said as such), unknown consumer, a consumer of another
+-- queue, NULLs
 select pgq.next_batch('qbatch_nosuch', 'qbatch_a');
 \echo SQLSTATE :SQLSTATE
 select pgq.next_batch('qbatch_main', 'qbatch_nobody');
@@ -589,9 +590,34 @@ select * from pgq.batch_event_tables(60001);
 select * from pgq.batch_event_tables(null);
 \echo SQLSTATE :SQLSTATE
 
+--
+-- Intervals too long to measure in microseconds (about 300,000 years and
+-- more): an i_min_lag or i_min_interval that long is never reached, one
+-- that far negative always, and doubling i_min_interval must not overflow.
+-- The queue's two ticks are 2000 and 1000 years old.
+--
+select pg_temp.setup_queue('qbatch_long');
+select queue_id as ql_id from pgq.queue where queue_name = 'qbatch_long' \gset
+select pgq.register_consumer('qbatch_long', 'qbatch_l');
+select pgq.insert_event('qbatch_long', 'x', 'old');
+select pgq.ticker('qbatch_long');
+update pgq.tick set tick_time = now() - (3 - tick_id) * interval '1000 years'
+ where tick_queue = :ql_id;
+select * from pgq.next_batch_custom('qbatch_long', 'qbatch_l', '300000 years', null, null);
+select * from pgq.next_batch_custom('qbatch_long', 'qbatch_l', '178000000 years', null, null);
+select * from pgq.next_batch_custom('qbatch_long', 'qbatch_l', null, null, '100000000 years');
+select c.min_interval, h.next_tick_id
+  from (values ('999 years'::interval), ('300000 years'), ('100000000 years'),
+               ('-100000000 years')) c(min_interval),
+       lateral pgq.find_tick_helper(:ql_id, 1, pg_temp.tick_time('qbatch_long', 1), 0,
+                                    null, c.min_interval) h;
+select batch_id is not null as has_batch, prev_tick_id, cur_tick_id
+  from pgq.next_batch_custom('qbatch_long', 'qbatch_l', '-300000 years', null, null);
+
 drop view qbatch_events, qbatch_rot_events, qbatch_sql;
 select pgq.drop_queue('qbatch_main', true);
 select pgq.drop_queue('qbatch_custom', true);
 select pgq.drop_queue('qbatch_rot', true);
+select pgq.drop_queue('qbatch_long', true);
 select count(*) = :queues_before as queues_restored from pgq.queue;
 select count(*) as consumers_left from pgq.consumer where co_name like 'qbatch%';

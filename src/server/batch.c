@@ -32,11 +32,13 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type_d.h"
 #include "executor/tstoreReceiver.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "nodes/makefuncs.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -83,6 +85,9 @@ static bool read_tick(int32 queue_id, int64 tick_id, BatchTick *tick);
 static bool choose_end_tick(int32 queue_id, const BatchTick *start,
 							FunctionCallInfo fcinfo, BatchTick *end);
 static int	batch_tables(const BatchInfo *batch, char **tables);
+static bool lock_batch_tables(const BatchInfo *batch);
+static bool lock_row(SPIPlanPtr plan, Datum *args, const char *nulls,
+					 const char *what);
 static void append_txid_array(StringInfo buf, const uint64 *txids, int n);
 static void append_table_query(StringInfo sql, const BatchInfo *batch,
 							   const char *table);
@@ -182,6 +187,32 @@ batch_tables(const BatchInfo *batch, char **tables)
 	tables[0] = psprintf("%s_%d", batch->data_pfx, prev);
 	tables[1] = psprintf("%s_%d", batch->data_pfx, batch->cur_table);
 	return 2;
+}
+
+/*
+ * Lock the batch's event tables as its query would, in the same order.
+ * Returns false if one of them does not exist (any more).
+ */
+static bool
+lock_batch_tables(const BatchInfo *batch)
+{
+	char	   *tables[2];
+	int			ntables = batch_tables(batch, tables);
+	int			i;
+
+	for (i = 0; i < ntables; i++)
+	{
+		char	   *schema;
+		char	   *name;
+		RangeVar   *rv;
+
+		pgq_split_name(tables[i], &schema, &name);
+		rv = makeRangeVar(schema ? schema : "public", name, -1);
+		if (!OidIsValid(RangeVarGetRelidExtended(rv, AccessShareLock,
+												 RVR_MISSING_OK, NULL, NULL)))
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -287,9 +318,66 @@ pgq_batch_sql(int64 batch_id, bool with_order, int32 *queue_id, int32 *sub_id)
 
 	if (!load_batch(batch_id, &batch))
 		batch_not_found(batch_id);
+
+	/*
+	 * Readers take no row locks, so drop_queue may have removed the queue
+	 * since we read the batch.  Once we hold the event tables, it cannot
+	 * any more; if one is missing, another look (a new snapshot) shows the
+	 * batch gone with it.
+	 */
+	if (!lock_batch_tables(&batch) && !load_batch(batch_id, &batch))
+		batch_not_found(batch_id);
 	*queue_id = batch.queue_id;
 	*sub_id = batch.sub_id;
 	return build_batch_sql(&batch, with_order);
+}
+
+/*
+ * Keep an open batch from being finished or unregistered until the end of
+ * the transaction: the queue row FOR KEY SHARE, then the subscription row
+ * FOR SHARE, in the lock order of functions_admin.sql.  For the retry
+ * functions, which must not leave retry rows behind for a subscription
+ * that an unregistration removes meanwhile (nor trip over a queue being
+ * dropped); readers of a batch take no locks.  Must be called inside SPI.
+ * Errors out if the batch does not exist.
+ */
+void
+pgq_lock_batch(int64 batch_id)
+{
+	static SPIPlanPtr plan_queue = NULL;
+	static SPIPlanPtr plan_sub = NULL;
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1];
+
+	pgq_prepare_once(&plan_queue,
+					 "SELECT 1 FROM pgq.queue WHERE queue_id ="
+					 " (SELECT sub_queue FROM pgq.subscription WHERE sub_batch = $1)"
+					 " FOR KEY SHARE",
+					 1, argtypes);
+	pgq_prepare_once(&plan_sub,
+					 "SELECT 1 FROM pgq.subscription WHERE sub_batch = $1"
+					 " FOR SHARE",
+					 1, argtypes);
+	args[0] = Int64GetDatum(batch_id);
+
+	/* the batch may also have been finished while we waited for the queue */
+	if (!lock_row(plan_queue, args, NULL, "queue") ||
+		!lock_row(plan_sub, args, NULL, "batch"))
+		batch_not_found(batch_id);
+}
+
+/*
+ * Run a prepared SELECT ... FOR <lock mode>; true if it found and locked a
+ * row, which is then in SPI_tuptable.
+ */
+static bool
+lock_row(SPIPlanPtr plan, Datum *args, const char *nulls, const char *what)
+{
+	int			ret = SPI_execute_plan(plan, args, nulls, false, 1);
+
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not lock %s: %s", what, SPI_result_code_string(ret));
+	return SPI_processed > 0;
 }
 
 static int64
@@ -399,14 +487,14 @@ choose_end_tick(int32 queue_id, const BatchTick *start, FunctionCallInfo fcinfo,
 	end->tick_time = DatumGetTimestampTz(SPI_getbinval(tup, desc, 2, &isnull));
 	end->event_seq = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 
-	/* i_min_lag: the end tick must be at least this old */
-	if (!PG_ARGISNULL(2))
-	{
-		int64		min_lag = pgq_interval_usecs(PG_GETARG_INTERVAL_P(2));
-
-		if (GetCurrentTransactionStartTimestamp() - end->tick_time < min_lag)
-			return false;
-	}
+	/*
+	 * i_min_lag: the end tick must be at least this old.  A lag too long to
+	 * measure in microseconds is never reached, as in SQL.
+	 */
+	if (!PG_ARGISNULL(2) &&
+		pgq_usecs_between(GetCurrentTransactionStartTimestamp(), end->tick_time) <
+		pgq_interval_usecs(PG_GETARG_INTERVAL_P(2)))
+		return false;
 	return true;
 }
 
@@ -416,14 +504,22 @@ choose_end_tick(int32 queue_id, const BatchTick *start, FunctionCallInfo fcinfo,
  *
  * Returns the consumer's open batch, or opens a new one if a suitable end
  * tick exists, or a row of NULLs.  The subscription row is locked, so two
- * sessions asking for the same consumer's batch get the same one.
+ * sessions asking for the same consumer's batch get the same one.  The
+ * queue row is share-locked before it (the lock order is described in
+ * functions_admin.sql): a consumer that goes on to retry events or finish
+ * the batch in the same transaction writes rows whose foreign keys lock
+ * the queue row, and drop_queue must wait for that transaction rather
+ * than hold the queue row while waiting for our subscription row.
  */
 Datum
 pgq_next_batch_custom(PG_FUNCTION_ARGS)
 {
+	static SPIPlanPtr plan_queue = NULL;
 	static SPIPlanPtr plan_sub = NULL;
 	static SPIPlanPtr plan_open = NULL;
-	Oid			sub_types[2] = {TEXTOID, TEXTOID};
+	Oid			queue_types[1] = {TEXTOID};
+	Datum		queue_args[1];
+	Oid			sub_types[2] = {INT4OID, TEXTOID};
 	Datum		sub_args[2];
 	Oid			open_types[3] = {INT4OID, INT4OID, INT8OID};
 	Datum		open_args[3];
@@ -435,7 +531,7 @@ pgq_next_batch_custom(PG_FUNCTION_ARGS)
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
-	int32		queue_id;
+	int32		queue_id = 0;
 	int32		consumer_id;
 	Datum		d;
 	bool		has_start;
@@ -452,23 +548,36 @@ pgq_next_batch_custom(PG_FUNCTION_ARGS)
 	consumer_name = PG_ARGISNULL(1) ? "NULL" : text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	SPI_connect();
+
+	/* a NULL queue name is reported below as a missing registration */
+	if (!PG_ARGISNULL(0))
+	{
+		pgq_prepare_once(&plan_queue,
+						 "SELECT queue_id FROM pgq.queue WHERE queue_name = $1"
+						 " FOR KEY SHARE",
+						 1, queue_types);
+		queue_args[0] = CStringGetTextDatum(queue_name);
+		if (!lock_row(plan_queue, queue_args, NULL, "queue"))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("queue \"%s\" does not exist", queue_name)));
+		queue_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
+											   SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
 	pgq_prepare_once(&plan_sub,
-					 "SELECT s.sub_queue, s.sub_consumer, s.sub_last_tick,"
+					 "SELECT s.sub_consumer, s.sub_last_tick,"
 					 " s.sub_batch, s.sub_next_tick"
-					 " FROM pgq.queue q"
-					 " JOIN pgq.subscription s ON s.sub_queue = q.queue_id"
+					 " FROM pgq.subscription s"
 					 " JOIN pgq.consumer c ON c.co_id = s.sub_consumer"
-					 " WHERE q.queue_name = $1 AND c.co_name = $2"
+					 " WHERE s.sub_queue = $1 AND c.co_name = $2"
 					 " FOR UPDATE OF s",
 					 2, sub_types);
-	sub_args[0] = CStringGetTextDatum(queue_name);
+	sub_args[0] = Int32GetDatum(queue_id);
 	sub_args[1] = CStringGetTextDatum(consumer_name);
-	ret = SPI_execute_plan(plan_sub, sub_args,
-						   (PG_ARGISNULL(0) || PG_ARGISNULL(1)) ? "nn" : NULL,
-						   false, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read subscription: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
+	if (!lock_row(plan_sub, sub_args,
+				  (PG_ARGISNULL(0) || PG_ARGISNULL(1)) ? "nn" : NULL,
+				  "subscription"))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("consumer \"%s\" is not registered on queue \"%s\"",
@@ -476,15 +585,14 @@ pgq_next_batch_custom(PG_FUNCTION_ARGS)
 
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	queue_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-	consumer_id = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-	d = SPI_getbinval(tup, desc, 3, &isnull);
+	consumer_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+	d = SPI_getbinval(tup, desc, 2, &isnull);
 	has_start = !isnull;
 	start.tick_id = isnull ? 0 : DatumGetInt64(d);
-	d = SPI_getbinval(tup, desc, 4, &isnull);
+	d = SPI_getbinval(tup, desc, 3, &isnull);
 	has_open_batch = !isnull;
 	batch_id = isnull ? 0 : DatumGetInt64(d);
-	d = SPI_getbinval(tup, desc, 5, &isnull);
+	d = SPI_getbinval(tup, desc, 4, &isnull);
 	end.tick_id = isnull ? 0 : DatumGetInt64(d);
 
 	if (!has_start || !read_tick(queue_id, start.tick_id, &start))

@@ -60,6 +60,7 @@ extern Oid	pgq_resolve_name(const char *qualified_name, bool missing_ok);
 extern char *pgq_quote_name(const char *qualified_name);
 extern int64 pgq_issued_event_ids(const char *event_seq);
 extern int64 pgq_interval_usecs(const Interval *span);
+extern int64 pgq_usecs_between(TimestampTz later, TimestampTz earlier);
 extern SPIPlanPtr pgq_prepare_once(SPIPlanPtr *cache, const char *sql,
 								   int nargs, Oid *argtypes);
 extern bool pgq_insert_allowed(bool disable_insert);
@@ -70,5 +71,6 @@ extern bool pgq_tick_queue_if_due(const char *queue_name, int64 *tick_id);
 /* batch.c */
 extern char *pgq_batch_sql(int64 batch_id, bool with_order,
 						   int32 *queue_id, int32 *sub_id);
+extern void pgq_lock_batch(int64 batch_id);
 
 #endif							/* PGQ_H */

@@ -27,6 +27,8 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_collation_d.h"
 #include "commands/trigger.h"
+#include "common/int.h"
+#include "common/int128.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "parser/parse_relation.h"
@@ -280,13 +282,43 @@ pgq_issued_event_ids(const char *event_seq)
  * Length of an interval in microseconds, with the same month and day
  * equivalences interval comparison uses, so that our ticker decisions
  * agree with "interval >= interval" in SQL.
+ *
+ * From about 300,000 years on an interval has more microseconds than an
+ * int64 holds.  Such lengths saturate: PG_INT64_MAX for a span too long,
+ * PG_INT64_MIN for one too far negative.  Compared with any real time
+ * difference they are never reached and always reached respectively,
+ * which is what such a setting means; arithmetic on the result must
+ * saturate as well.
  */
 int64
 pgq_interval_usecs(const Interval *span)
 {
-	return span->time +
-		(int64) span->day * USECS_PER_DAY +
-		(int64) span->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	INT128		usecs = int64_to_int128(span->time);
+
+	/* as interval_cmp_value() does it, so nothing can overflow here */
+	int128_add_int64_mul_int64(&usecs, span->day, USECS_PER_DAY);
+	int128_add_int64_mul_int64(&usecs, (int64) span->month * DAYS_PER_MONTH,
+							   USECS_PER_DAY);
+	if (int128_compare(usecs, int64_to_int128(PG_INT64_MAX)) > 0)
+		return PG_INT64_MAX;
+	if (int128_compare(usecs, int64_to_int128(PG_INT64_MIN)) < 0)
+		return PG_INT64_MIN;
+	return int128_to_int64(usecs);
+}
+
+/*
+ * later - earlier in microseconds, saturating like pgq_interval_usecs().
+ * Tick times copied from another queue (external ticks) can be anything,
+ * infinite ones included.
+ */
+int64
+pgq_usecs_between(TimestampTz later, TimestampTz earlier)
+{
+	int64		diff;
+
+	if (pg_sub_s64_overflow(later, earlier, &diff))
+		return later > earlier ? PG_INT64_MAX : PG_INT64_MIN;
+	return diff;
 }
 
 /*

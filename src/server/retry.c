@@ -10,7 +10,9 @@
  * that subscription sees it.  Events are found by running the batch's own
  * event query, so an event can be retried only from a batch it belongs to.
  * The primary key of pgq.retry_queue (ev_owner, ev_id) makes a second retry
- * of the same event a no-op.
+ * of the same event a no-op.  The batch stays locked until commit, so an
+ * unregistration of its consumer waits and then deletes the new rows with
+ * the subscription.
  *
  * src/server/retry.c
  *
@@ -36,6 +38,11 @@ static int32 retry_one_event(FunctionCallInfo fcinfo, TimestampTz retry_after);
  * Copy events of the batch (all, or the one with event_id) into the retry
  * queue.  Returns the number of rows added; events already waiting there
  * for this subscription are left as they are.
+ *
+ * Rows go in in event id order.  A batch's own order need not be that
+ * (re-queued retry events keep their old ids), and two transactions
+ * adding the same events in different orders would deadlock on the
+ * primary key.
  */
 static uint64
 copy_to_retry_queue(int64 batch_id, bool one_event, int64 event_id,
@@ -48,6 +55,7 @@ copy_to_retry_queue(int64 batch_id, bool one_event, int64 event_id,
 	char	   *sql;
 	int			ret;
 
+	pgq_lock_batch(batch_id);
 	sql = pgq_batch_sql(batch_id, false, &queue_id, &sub_id);
 	sql = psprintf("INSERT INTO pgq.retry_queue"
 				   " (ev_retry_after, ev_queue, ev_id, ev_time, ev_txid, ev_owner,"
@@ -56,7 +64,7 @@ copy_to_retry_queue(int64 batch_id, bool one_event, int64 event_id,
 				   " SELECT $1, %d, ev.ev_id, ev.ev_time, NULL, %d,"
 				   " coalesce(ev.ev_retry, 0) + 1, ev.ev_type, ev.ev_data,"
 				   " ev.ev_extra1, ev.ev_extra2, ev.ev_extra3, ev.ev_extra4"
-				   " FROM (%s) ev%s"
+				   " FROM (%s) ev%s ORDER BY ev.ev_id"
 				   " ON CONFLICT (ev_owner, ev_id) DO NOTHING",
 				   queue_id, sub_id, sql,
 				   one_event ? " WHERE ev.ev_id = $2" : "");

@@ -30,6 +30,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "commands/async.h"
+#include "common/int.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
@@ -49,8 +50,8 @@ typedef struct TickerQueue
 	bool		external_ticker;
 	bool		paused;
 	int32		max_count;
-	int64		max_lag;		/* microseconds */
-	int64		idle_period;	/* microseconds */
+	int64		max_lag;		/* microseconds, saturated */
+	int64		idle_period;	/* microseconds, saturated */
 } TickerQueue;
 
 /* What the ticker reads of a tick row */
@@ -80,6 +81,7 @@ static bool lock_queue(const char *queue_name, LockMode mode, TickerQueue *queue
 static int	read_last_ticks(int32 queue_id, TickInfo *ticks);
 static bool tick_needed(const char *queue_name, const TickerQueue *queue,
 						int64 issued, int nticks, const TickInfo *ticks);
+static int64 twice_usecs(int64 usecs);
 static int64 insert_tick(int32 queue_id, const char *tick_seq, int64 event_seq);
 static void notify_tick(const char *queue_name, int64 tick_id);
 static bool tick_queue(const char *queue_name, LockMode mode,
@@ -194,6 +196,10 @@ read_last_ticks(int32 queue_id, TickInfo *ticks)
  * old.  On an idle queue the spacing between ticks doubles up to
  * queue_ticker_idle_period, but never drops below half of max_lag, so idle
  * queues cost few ticks while consumers still see time advance.
+ *
+ * All times are saturating microsecond counts (see pgq_interval_usecs()):
+ * a setting of a few hundred thousand years is never reached, and an
+ * infinite tick time copied from another queue makes no wrap-around.
  */
 static bool
 tick_needed(const char *queue_name, const TickerQueue *queue,
@@ -227,7 +233,7 @@ tick_needed(const char *queue_name, const TickerQueue *queue,
 				 errdetail("The sequence has issued " INT64_FORMAT " ids, the last tick recorded " INT64_FORMAT ".",
 						   issued, last->event_seq)));
 
-	lag = GetCurrentTransactionStartTimestamp() - last->tick_time;
+	lag = pgq_usecs_between(GetCurrentTransactionStartTimestamp(), last->tick_time);
 
 	if (new_events > 0)
 		return new_events >= queue->max_count || lag >= queue->max_lag;
@@ -237,9 +243,23 @@ tick_needed(const char *queue_name, const TickerQueue *queue,
 		return true;
 	if (lag < queue->max_lag / 2)
 		return false;
-	if (lag < 2 * (last->tick_time - ticks[1].tick_time) && lag < queue->idle_period)
+	if (lag < twice_usecs(pgq_usecs_between(last->tick_time, ticks[1].tick_time)) &&
+		lag < queue->idle_period)
 		return false;
 	return true;
+}
+
+/*
+ * 2 * usecs, saturating as pgq_interval_usecs() does.
+ */
+static int64
+twice_usecs(int64 usecs)
+{
+	int64		result;
+
+	if (pg_mul_s64_overflow(usecs, 2, &result))
+		return usecs > 0 ? PG_INT64_MAX : PG_INT64_MIN;
+	return result;
 }
 
 /*

@@ -314,12 +314,17 @@ SET search_path = pg_catalog, pg_temp;
 -- Change one ticker or rotation setting of a queue.  Parameter names are
 -- the pgq.queue column names without the "queue_" prefix; the value text is
 -- cast to the column's type, so bad input fails with that type's error.
+-- Any interval will do for the ticker settings (one too long to reach just
+-- never is); a rotation period must keep the next rotation time a valid
+-- timestamp.
 CREATE FUNCTION pgq.set_queue_config(x_queue_name text, x_param_name text,
                                      x_param_value text)
 RETURNS integer
 AS $$
 DECLARE
     v_queue_id integer;
+    v_switch_time timestamptz;
+    v_period interval;
     v_column text;
     v_type text;
 BEGIN
@@ -332,7 +337,7 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
     -- same lock strength as the ticker, so a tick never sees half a change
-    SELECT queue_id INTO v_queue_id
+    SELECT queue_id, queue_switch_time INTO v_queue_id, v_switch_time
       FROM pgq.queue WHERE queue_name = x_queue_name
        FOR NO KEY UPDATE;
     IF NOT FOUND THEN
@@ -354,6 +359,22 @@ BEGIN
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
 
+    -- Maintenance adds the rotation period to the time of the last
+    -- rotation, which is now() once it has rotated.  A period that takes
+    -- either beyond the range of timestamps would make every maintenance
+    -- round fail; ticker periods too long to reach need no such check.
+    IF v_column = 'queue_rotation_period' THEN
+        v_period := CAST(x_param_value AS interval);
+        BEGIN
+            PERFORM v_switch_time + v_period, pg_catalog.now() + v_period;
+        EXCEPTION WHEN datetime_field_overflow THEN
+            RAISE EXCEPTION 'rotation period "%" is out of range', x_param_value
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Added to the time of the last rotation, it gives no valid timestamp.',
+                      HINT = 'To keep a queue from rotating in practice, use a period such as 1000 years.';
+        END;
+    END IF;
+
     SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) INTO v_type
       FROM pg_catalog.pg_attribute a
      WHERE a.attrelid = 'pgq.queue'::pg_catalog.regclass AND a.attname = v_column;
@@ -369,14 +390,53 @@ SET search_path = pg_catalog, pg_temp;
 -- Consumer registration
 -- ---------------------------------------------------------------------------
 
+-- Lock order.  Consumers register, unregister, take, retry and finish
+-- batches while the ticker, maintenance and drop_queue run, and every one
+-- of them locks rows of several of these tables.  They all lock in this
+-- order, so that none waits for a lock while holding one that the other
+-- side needs first:
+--
+--   1. the pgq.queue row.  FOR KEY SHARE is taken first by everything that
+--      will write rows referring to the queue or lock its subscriptions:
+--      next_batch_custom, event_retry, batch_retry, event_retry_raw.
+--      FOR NO KEY UPDATE, which does not conflict with that, by the ticker,
+--      set_queue_config, rotation and register_consumer_at: a registration
+--      positions the consumer on a tick that rotation must not delete
+--      before it sees the new subscription.  FOR UPDATE by drop_queue,
+--      which so waits for all of them and then holds off new ones.
+--   2. the pgq.consumer row, FOR NO KEY UPDATE by register_consumer_at and
+--      unregister_consumer, one consumer per call (drop_queue unregisters
+--      in consumer name order).  That mode serialises the two on a name
+--      but lets foreign key checks through: those take FOR KEY SHARE on the
+--      consumer and queue rows when a subscription row is inserted, or
+--      updated a second time in one transaction (next_batch and then
+--      finish_batch), that is after the subscription row is locked.
+--      Deleting a name needs more than the foreign key checks allow, so
+--      unregister_consumer deletes only names it can lock without waiting.
+--   3. pgq.subscription rows: FOR UPDATE by register_consumer_at,
+--      unregister_consumer, next_batch_custom and finish_batch, FOR SHARE
+--      by event_retry, batch_retry and event_retry_raw while they copy
+--      events.  A pgq_coop main consumer's row before its subconsumers'.
+--   4. pgq.retry_queue rows, inserted by the retry functions and deleted
+--      by unregister_consumer, drop_queue and maint_retry_events.
+--   5. event tables: drop_queue drops them last; rotation truncates one
+--      only if it can lock it at once.
+--
+-- pgq.tick rows are never locked; the queue row lock serialises those who
+-- write them.  A transaction that holds locks of a later step and then
+-- calls a function taking those of an earlier one (say, next_batch on one
+-- queue and then drop_queue of another) can still deadlock; PostgreSQL
+-- then cancels one of them.
+
 -- Subscribe a consumer to a queue, or move an existing subscription to the
 -- given tick (abandoning any open batch).  A new subscription starts at
 -- x_tick_pos, or at the latest tick when that is NULL.  Returns 1 for a new
 -- subscription, 0 for an existing one.
 --
--- The consumer row is locked first: unregister_consumer deletes consumer
--- rows that lose their last subscription, and the lock makes the two
--- serialise instead of racing on that row.
+-- A concurrent unregister_consumer may delete the consumer name between
+-- our attempt to create it and our attempt to lock it; we then simply
+-- create it again.  Each round needs another transaction to have
+-- committed meanwhile, so this cannot loop for long.
 CREATE FUNCTION pgq.register_consumer_at(x_queue_name text, x_consumer_name text,
                                          x_tick_pos bigint)
 RETURNS integer
@@ -394,16 +454,22 @@ BEGIN
         RAISE EXCEPTION 'consumer name must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT queue_id INTO v_queue_id FROM pgq.queue WHERE queue_name = x_queue_name;
+    -- Keeps drop_queue from removing the queue under the new subscription,
+    -- and rotation from deleting the start tick before it can see the
+    -- subscription that needs it.
+    SELECT queue_id INTO v_queue_id FROM pgq.queue WHERE queue_name = x_queue_name
+       FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'queue "%" does not exist', x_queue_name
             USING ERRCODE = 'undefined_object';
     END IF;
 
-    SELECT co_id INTO v_consumer_id
-      FROM pgq.consumer WHERE co_name = x_consumer_name
-       FOR UPDATE;
-    IF NOT FOUND THEN
+    LOOP
+        SELECT co_id INTO v_consumer_id
+          FROM pgq.consumer WHERE co_name = x_consumer_name
+           FOR NO KEY UPDATE;
+        EXIT WHEN FOUND;
+
         -- only names new to pgq.consumer are validated
         IF x_consumer_name = '' THEN
             RAISE EXCEPTION 'invalid consumer name "%"', x_consumer_name
@@ -421,16 +487,13 @@ BEGIN
                       DETAIL = 'Consumer names are limited to 255 bytes.';
         END IF;
 
+        -- a row we insert needs no lock: nobody sees it before we commit
         INSERT INTO pgq.consumer (co_name) VALUES (x_consumer_name)
         ON CONFLICT ON CONSTRAINT consumer_name_uq DO NOTHING
         RETURNING co_id INTO v_consumer_id;
-        IF NOT FOUND THEN
-            -- a concurrent registration has just created the name
-            SELECT co_id INTO STRICT v_consumer_id
-              FROM pgq.consumer WHERE co_name = x_consumer_name
-               FOR UPDATE;
-        END IF;
-    END IF;
+        EXIT WHEN FOUND;
+        -- a concurrent registration has just created the name: lock it
+    END LOOP;
 
     IF x_tick_pos IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM pgq.tick
@@ -468,6 +531,7 @@ BEGIN
         END IF;
     END IF;
 
+    -- the consumer row lock keeps any other registration of this name out
     INSERT INTO pgq.subscription (sub_queue, sub_consumer, sub_last_tick)
     VALUES (v_queue_id, v_consumer_id, v_start_tick);
     RETURN 1;
@@ -485,7 +549,9 @@ $$ LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
 -- Remove a consumer's subscription.  Returns 0 if it has none on this
--- queue.
+-- queue, and also if the queue does not exist: teardown scripts run this
+-- for queues that may be gone already, as PgQ 3.5 allows.  A NOTICE names
+-- the missing queue so that a typo does not pass unseen.
 --
 -- pgq_coop subconsumers share the sub_id of their main consumer.  A shared
 -- row whose tick columns are both NULL (idle) or both set (batch open) is a
@@ -493,7 +559,8 @@ SET search_path = pg_catalog, pg_temp;
 -- consumer goes together with all its subconsumers and their retry events,
 -- and the number of rows removed is returned.  Consumer names left without
 -- any subscription are deleted too (the main one and, quirk Q4, those of
--- its subconsumers).
+-- its subconsumers), except a name some other transaction has locked at
+-- that moment: it is being registered again, or is still in use.
 CREATE FUNCTION pgq.unregister_consumer(x_queue_name text, x_consumer_name text)
 RETURNS integer
 AS $$
@@ -514,12 +581,13 @@ BEGIN
     END IF;
     SELECT queue_id INTO v_queue_id FROM pgq.queue WHERE queue_name = x_queue_name;
     IF NOT FOUND THEN
+        RAISE NOTICE 'queue "%" does not exist, nothing to unregister', x_queue_name;
         RETURN 0;
     END IF;
-    -- lock order as in register_consumer_at: consumer, then subscription
+    -- lock order: consumer, then subscription (see register_consumer_at)
     SELECT co_id INTO v_consumer_id
       FROM pgq.consumer WHERE co_name = x_consumer_name
-       FOR UPDATE;
+       FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RETURN 0;
     END IF;
@@ -542,23 +610,34 @@ BEGIN
         RETURN 1;
     END IF;
 
+    -- The subconsumers' rows too, before their retry events are deleted:
+    -- a retry function copying events for one of them holds its row until
+    -- it commits, and its events must be gone with the rest.
+    PERFORM 1 FROM pgq.subscription
+      WHERE sub_queue = v_queue_id AND sub_id = v_sub.sub_id
+      ORDER BY sub_consumer
+        FOR UPDATE;
     DELETE FROM pgq.retry_queue WHERE ev_owner = v_sub.sub_id;
     WITH removed AS (
         DELETE FROM pgq.subscription
          WHERE sub_queue = v_queue_id AND sub_id = v_sub.sub_id
         RETURNING sub_consumer
     )
-    SELECT pg_catalog.array_agg(sub_consumer ORDER BY sub_consumer)
-      INTO v_consumer_ids
+    SELECT pg_catalog.array_agg(sub_consumer), pg_catalog.count(*)
+      INTO v_consumer_ids, v_shared_rows
       FROM removed;
 
-    -- Lock before looking for other subscriptions: the DELETE below then
-    -- runs with a snapshot that includes any registration which held one
-    -- of these rows, so a name still in use is never deleted.
-    PERFORM 1 FROM pgq.consumer
-      WHERE co_id = ANY (v_consumer_ids)
-      ORDER BY co_id
-        FOR UPDATE;
+    -- Deleting a name needs a lock that a registration of it (or a foreign
+    -- key check of one of its subscriptions) holds until commit, and that
+    -- transaction may be waiting for a subscription row we hold: take only
+    -- the names that are free now.  Locking before the DELETE also gives
+    -- the DELETE a snapshot that includes every subscription committed by
+    -- a transaction which held one of these rows.
+    SELECT pg_catalog.array_agg(c.co_id) INTO v_consumer_ids
+      FROM (SELECT co_id FROM pgq.consumer
+             WHERE co_id = ANY (v_consumer_ids)
+             ORDER BY co_id
+               FOR UPDATE SKIP LOCKED) AS c;
     DELETE FROM pgq.consumer c
      WHERE c.co_id = ANY (v_consumer_ids)
        AND NOT EXISTS (SELECT 1 FROM pgq.subscription s
@@ -688,6 +767,11 @@ $$ LANGUAGE sql;
 -- factor of two (a consumer that fell far behind), the first tick meeting
 -- a criterion is taken instead, keeping batches near the requested size.
 -- Returns NULLs when no tick qualifies.
+--
+-- No two timestamps are a million years apart, so an i_min_interval
+-- beyond that (either way) is clamped to it: every comparison below comes
+-- out the same, and doubling it can no longer overflow.  A huge interval
+-- is thus never reached, a hugely negative one always.
 CREATE FUNCTION pgq.find_tick_helper(
     in i_queue_id int4, in i_prev_tick_id int8, in i_prev_tick_time timestamptz,
     in i_prev_tick_seq int8, in i_min_count int8, in i_min_interval interval,
@@ -695,7 +779,14 @@ CREATE FUNCTION pgq.find_tick_helper(
 AS $$
 DECLARE
     v_latest record;
+    v_min_interval interval := i_min_interval;
 BEGIN
+    IF v_min_interval > interval '1000000 years' THEN
+        v_min_interval := interval '1000000 years';
+    ELSIF v_min_interval < interval '-1000000 years' THEN
+        v_min_interval := interval '-1000000 years';
+    END IF;
+
     SELECT t.tick_id, t.tick_time, t.tick_event_seq INTO v_latest
       FROM pgq.tick t
      WHERE t.tick_queue = i_queue_id AND t.tick_id > i_prev_tick_id
@@ -707,17 +798,17 @@ BEGIN
 
     -- a NULL criterion makes its comparison NULL, which never counts as met
     IF v_latest.tick_event_seq - i_prev_tick_seq > 2 * i_min_count
-       OR v_latest.tick_time - i_prev_tick_time > 2 * i_min_interval THEN
+       OR v_latest.tick_time - i_prev_tick_time > 2 * v_min_interval THEN
         SELECT t.tick_id, t.tick_time, t.tick_event_seq
           INTO next_tick_id, next_tick_time, next_tick_seq
           FROM pgq.tick t
          WHERE t.tick_queue = i_queue_id AND t.tick_id > i_prev_tick_id
            AND (t.tick_event_seq - i_prev_tick_seq >= i_min_count
-                OR t.tick_time - i_prev_tick_time >= i_min_interval)
+                OR t.tick_time - i_prev_tick_time >= v_min_interval)
          ORDER BY t.tick_queue, t.tick_id
          LIMIT 1;
     ELSIF v_latest.tick_event_seq - i_prev_tick_seq >= i_min_count
-          OR v_latest.tick_time - i_prev_tick_time >= i_min_interval THEN
+          OR v_latest.tick_time - i_prev_tick_time >= v_min_interval THEN
         next_tick_id := v_latest.tick_id;
         next_tick_time := v_latest.tick_time;
         next_tick_seq := v_latest.tick_event_seq;
@@ -777,12 +868,18 @@ BEGIN
         RAISE EXCEPTION 'consumer name must not be null'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT q.queue_id, q.queue_event_seq, s.sub_id
-      INTO v_queue_id, v_event_seq, v_sub_id
+    -- lock order as in register_consumer_at: the queue, then the
+    -- subscription, which an unregistration must not delete before our
+    -- row is in (it would stay behind with no owner)
+    SELECT q.queue_id, q.queue_event_seq INTO v_queue_id, v_event_seq
       FROM pgq.queue q
-      JOIN pgq.subscription s ON s.sub_queue = q.queue_id
+     WHERE q.queue_name = x_queue
+       FOR KEY SHARE;
+    SELECT s.sub_id INTO v_sub_id
+      FROM pgq.subscription s
       JOIN pgq.consumer c ON c.co_id = s.sub_consumer
-     WHERE q.queue_name = x_queue AND c.co_name = x_consumer;
+     WHERE s.sub_queue = v_queue_id AND c.co_name = x_consumer
+       FOR SHARE OF s;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'consumer "%" is not registered on queue "%"', x_consumer, x_queue
             USING ERRCODE = 'undefined_object';
