@@ -184,6 +184,8 @@ select pgq.insert_event('rotate_q', 'test', 'in the first table');
 
 create table extra_maint_calls (left_to_do int);
 insert into extra_maint_calls values (3);
+-- the worker calls it as pgq.ticker_role, pgq_admin by default
+grant select, update on extra_maint_calls to pgq_admin;
 -- runs under search_path = pg_catalog, pg_temp, so it names its table fully
 create function extra_maint(i_queue text) returns int language sql as $$
     update public.extra_maint_calls set left_to_do = greatest(left_to_do - 1, 0)
