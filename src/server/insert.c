@@ -412,6 +412,19 @@ insert_event(const char *queue_name, EventArgs *args)
 	seq_relid = target.seq_relid;
 	table_relid = target.table_relid;
 
+	/*
+	 * The event table is locked before the sequence is touched: drop_queue
+	 * drops the tables first, so the other order could deadlock with it.
+	 * Once we have the lock, a queue dropped meanwhile shows as a missing
+	 * table.
+	 */
+	rel = try_table_open(table_relid, RowExclusiveLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue \"%s\" does not exist", queue_name),
+				 errdetail("The queue was dropped while the event was being inserted.")));
+
 	next_id = nextval_internal(seq_relid, true);
 
 	check_insert_allowed(queue_name, &queue);
@@ -419,8 +432,6 @@ insert_event(const char *queue_name, EventArgs *args)
 	fxid = GetTopFullTransactionId();
 	if (queue.has_per_tx_limit)
 		check_per_tx_limit(queue_name, &queue, fxid);
-
-	rel = table_open(table_relid, RowExclusiveLock);
 
 	aclresult = pg_class_aclcheck(table_relid, GetUserId(), ACL_INSERT);
 	if (aclresult != ACLCHECK_OK)
