@@ -1,7 +1,10 @@
 # Helpers shared by the walmgr TAP tests (test/t/1*_walmgr_*.pl).
 #
-# The tests run the walmgr binary of the build tree (or $ENV{WALMGR}), never
-# an installed one, so "make installcheck" checks what was just built.
+# The tests run walmgr the way a user does: the one "make install" put on
+# the PATH (CLIENT_BINDIR, see src/client.mk).  It must be the program this
+# tree built, or the tests would check some other build: a copy that an
+# older "make install" left in PostgreSQL's bindir comes first on the PATH
+# of "make installcheck", and a forgotten "make install" leaves an old one.
 
 package WalmgrTest;
 
@@ -9,7 +12,9 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use File::Compare;
 use File::Copy;
+use File::Spec;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -21,7 +26,21 @@ our @EXPORT = qw(
   write_fake_ssh listdir
 );
 
-our $WALMGR = $ENV{WALMGR} // "$ENV{TESTDIR}/src/walmgr/walmgr";
+our $WALMGR = installed_walmgr();
+
+sub installed_walmgr
+{
+	my ($found) = grep { -f && -x } map { File::Spec->catfile($_, 'walmgr') } File::Spec->path;
+	my $built = "$ENV{TESTDIR}/src/walmgr/walmgr";
+
+	die "walmgr is not on the PATH: run \"make install\" and put its CLIENT_BINDIR "
+	  . "(default /usr/local/bin) on the PATH\n"
+	  unless defined $found;
+	die "$found, the first walmgr on the PATH, is not the one built in $ENV{TESTDIR}: "
+	  . "run \"make install\", and remove older copies that come first on the PATH\n"
+	  if -e $built && compare($found, $built) != 0;
+	return $found;
+}
 
 # Run walmgr with the given arguments.  Returns a hash: rc (exit status,
 # -1 if killed), signal, stdout, stderr.  Options in a leading hash ref:
