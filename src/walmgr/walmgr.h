@@ -81,7 +81,8 @@ typedef struct Walmgr
 	char	   *partial_wals;
 	char	   *full_backup;
 	char	   *config_backup;
-	char	   *slave;			/* "" when the archive is local */
+	char	   *slave;			/* archive host for ssh_command, or "local" */
+	bool		archive_apart;	/* archive side run as "walmgr SLAVE_CONFIG" */
 	WalCompression compression; /* storage compression of segments */
 } Walmgr;
 
