@@ -23,7 +23,7 @@ use Time::HiRes qw(usleep);
 
 our @EXPORT = qw(
   $WALMGR walmgr write_file slurp poll_until make_segments
-  write_fake_ssh listdir
+  write_fake_ssh listdir log_of_reload
 );
 
 our $WALMGR = installed_walmgr();
@@ -88,6 +88,24 @@ sub poll_until
 		usleep(20_000);
 	}
 	return 0;
+}
+
+# Run $code, which makes $node reload its configuration, and return what
+# the server logged up to the end of that reload (undef if none happened).
+# The postmaster logs a file's errors before it takes new connections, and
+# a new session's pg_conf_load_time is the postmaster's last reload.
+sub log_of_reload
+{
+	my ($node, $code) = @_;
+	my $offset = -s $node->logfile;
+	my $before = $node->safe_psql('postgres', 'select pg_conf_load_time()');
+
+	$code->();
+	poll_until(
+		sub {
+			$node->safe_psql('postgres', "select pg_conf_load_time() > '$before'") eq 't';
+		}) or return undef;
+	return substr(slurp($node->logfile), $offset);
 }
 
 # Sorted names in a directory, without . and ..
