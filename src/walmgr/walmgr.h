@@ -13,7 +13,7 @@
 #include "framework/script.h"
 
 /*
- * Exit codes scripts and PostgreSQL rely on (walmgr.md section 4.6).
+ * Exit codes scripts and PostgreSQL rely on (doc/walmgr.md, EXIT STATUS).
  * archive_command must never exit with 126 or more: PostgreSQL would take
  * it for a signal and restart the archiver.  restore_command must answer 1
  * only for "certainly not in the archive"; everything else is 255, which

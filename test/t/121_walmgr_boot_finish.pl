@@ -1,4 +1,4 @@
-# walmgr boot --finish (walmgr.md 4.7, test 23): a standby fed only from
+# walmgr boot --finish: a standby fed only from
 # the archive loses its primary; the segment the primary was writing was
 # copied to logs.partial with "walmgr sync" (while it ran, and again after
 # it crashed, then finding the end of WAL from pg_controldata and the

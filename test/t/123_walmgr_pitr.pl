@@ -1,4 +1,4 @@
-# walmgr restore with a recovery target (walmgr.md 4.7, test 22): from one
+# walmgr restore with a recovery target: from one
 # backup and the archive, recover to a named restore point and to an LSN;
 # each copy ends with exactly the rows committed before the target and is
 # promoted on a new timeline; then "boot" on a promoted copy only removes

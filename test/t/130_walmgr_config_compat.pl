@@ -1,4 +1,4 @@
-# walmgr configuration compatibility and --dry-run (walmgr.md 4.7, test 15):
+# walmgr configuration compatibility and --dry-run:
 # ini files in walmgr3's sample layout load unchanged (%(walmgr_data)s, ~,
 # old and now meaningless keys, compression = 0, host: prefixes), the role
 # follows master_data, --set overrides, and --dry-run leaves every file tree
