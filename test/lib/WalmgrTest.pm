@@ -1,17 +1,19 @@
 # Helpers shared by the walmgr TAP tests (test/t/1*_walmgr_*.pl).
 #
 # The tests run walmgr the way a user does: the one "make install" put on
-# the PATH (CLIENT_BINDIR, see src/client.mk).  It must be the program this
-# tree built, or the tests would check some other build: a copy that an
-# older "make install" left in PostgreSQL's bindir comes first on the PATH
-# of "make installcheck", and a forgotten "make install" leaves an old one.
+# the PATH (CLIENT_BINDIR, see src/client.mk).  "make installcheck" puts
+# PostgreSQL's bindir first on the PATH, where earlier builds installed
+# walmgr: a copy there that is not this tree's build would be tested in
+# place of the installed one, so the tests refuse it.
 
 package WalmgrTest;
 
 use strict;
 use warnings;
 
+use Cwd qw(realpath);
 use Exporter 'import';
+use File::Basename;
 use File::Compare;
 use File::Copy;
 use File::Spec;
@@ -32,13 +34,17 @@ sub installed_walmgr
 {
 	my ($found) = grep { -f && -x } map { File::Spec->catfile($_, 'walmgr') } File::Spec->path;
 	my $built = "$ENV{TESTDIR}/src/walmgr/walmgr";
+	my $pg_bindir = `pg_config --bindir`;
 
+	chomp $pg_bindir;
 	die "walmgr is not on the PATH: run \"make install\" and put its CLIENT_BINDIR "
 	  . "(default /usr/local/bin) on the PATH\n"
 	  unless defined $found;
-	die "$found, the first walmgr on the PATH, is not the one built in $ENV{TESTDIR}: "
-	  . "run \"make install\", and remove older copies that come first on the PATH\n"
-	  if -e $built && compare($found, $built) != 0;
+	die "$found is a walmgr an earlier build installed into PostgreSQL's bindir, not the "
+	  . "one built in $ENV{TESTDIR}; remove it (\"make install\" puts walmgr in CLIENT_BINDIR)\n"
+	  if realpath(dirname($found)) eq realpath($pg_bindir)
+	  && -e $built
+	  && compare($found, $built) != 0;
 	return $found;
 }
 
