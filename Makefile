@@ -1,7 +1,9 @@
 # Makefile for the pgq extension (PGXS)
 #
 # make                  build the shared library and the install script
-# make install          install both into the server found by pg_config
+# make install          install both into the server found by pg_config,
+#                       and the client programs into CLIENT_BINDIR
+#                       (default /usr/local/bin; see src/client.mk)
 # make installcheck     run pg_regress, isolation and TAP tests, each on a
 #                       private temporary cluster (no running server needed)
 #
@@ -63,23 +65,26 @@ include $(PGXS)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
-# Client programs.  PGXS builds one PROGRAM per makefile, so each has its
-# own under src/ and these rules run them with the extension's targets.
-# test/framework holds a test-only program and is built but not installed;
-# it shares src/framework's objects with walmgr, hence the ordering.
-.PHONY: walmgr-all walmgr-install walmgr-clean probe-all probe-clean
-all: walmgr-all probe-all
-install: walmgr-install
-clean: walmgr-clean probe-clean
-installcheck: walmgr-all probe-all
+# Client programs: every src/<name>/ with a Makefile, which includes
+# src/client.mk (PGXS builds one PROGRAM per makefile; client.mk also says
+# where they are installed: CLIENT_BINDIR, /usr/local/bin by default).  They
+# are built one after the other because they share src/framework's
+# objects.  test/framework holds a test-only program on the same objects,
+# built after them and never installed.
+CLIENT_DIRS = $(patsubst %/Makefile,%,$(wildcard src/*/Makefile))
 
-walmgr-all:
-	$(MAKE) -C src/walmgr PG_CONFIG=$(PG_CONFIG)
-walmgr-install: walmgr-all
-	$(MAKE) -C src/walmgr PG_CONFIG=$(PG_CONFIG) install
-walmgr-clean:
-	$(MAKE) -C src/walmgr PG_CONFIG=$(PG_CONFIG) clean
-probe-all: walmgr-all
+.PHONY: clients-all clients-install clients-uninstall clients-clean probe-all probe-clean
+all: clients-all probe-all
+install: clients-install
+uninstall: clients-uninstall
+clean: clients-clean probe-clean
+installcheck: clients-all probe-all
+
+clients-all clients-install clients-uninstall clients-clean:
+	@set -e; for dir in $(CLIENT_DIRS); do \
+		$(MAKE) -C $$dir PG_CONFIG=$(PG_CONFIG) $(patsubst clients-%,%,$@); \
+	done
+probe-all: clients-all
 	$(MAKE) -C test/framework PG_CONFIG=$(PG_CONFIG)
-probe-clean: walmgr-clean
+probe-clean: clients-clean
 	$(MAKE) -C test/framework PG_CONFIG=$(PG_CONFIG) clean

@@ -17,7 +17,7 @@
 #
 # Usage: bench/walmgr.sh   (as root or postgres; no installation needed)
 # Environment: WALMGR_BENCH_SEGMENTS (default 200), WALMGR (the binary;
-# default the build tree's src/walmgr/walmgr, else $PGBIN/walmgr),
+# default the build tree's src/walmgr/walmgr, else the one on the PATH),
 # PGQ_BENCH_PORT (default 5495), PGQ_BENCH_KEEP=1, PGBIN.
 
 set -euo pipefail
@@ -28,7 +28,7 @@ bench_become_postgres "$@"
 N=${WALMGR_BENCH_SEGMENTS:-200}
 if [ -z "${WALMGR:-}" ]; then
     WALMGR=$(dirname "$BENCH_SCRIPT")/../src/walmgr/walmgr
-    [ -x "$WALMGR" ] || WALMGR=$PGBIN/walmgr
+    [ -x "$WALMGR" ] || WALMGR=$(command -v walmgr || true)
 fi
 [ -x "$WALMGR" ] || bench_die "no walmgr binary at $WALMGR (run make, or set WALMGR)"
 WALMGR=$(readlink -f "$WALMGR")

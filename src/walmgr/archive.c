@@ -3,7 +3,7 @@
  * archive.c
  *	  xarchive (archive_command) and xreceive (its far end over ssh).
  *
- * The archive contract (walmgr.md 4.5, 4.6):
+ * The archive contract (doc/walmgr.md, DESCRIPTION and EXIT STATUS):
  *
  *	- only the four kinds of names PostgreSQL archives are accepted, and a
  *	  segment must be a whole segment of this archive's cluster (exit 4);

@@ -88,7 +88,8 @@ static const char ini_template[] =
 "# slave = archive-host\n"
 "# slave_config = /var/lib/postgresql/conf/wal-slave.ini\n"
 "# ssh_command = ssh -o BatchMode=yes\n"
-"# remote_walmgr = /usr/bin/walmgr\n"
+"# walmgr's path on the archive host (default: the path of this walmgr)\n"
+"# remote_walmgr = /usr/local/bin/walmgr\n"
 "# command_interval = 600\n"
 "# periodic_command = /var/lib/postgresql/walshipping/periodic.sh\n"
 "# state_dir = ~/.walmgr/%(job_name)s\n"
@@ -112,6 +113,7 @@ static const char ini_template[] =
 
 static void usage(void);
 static char *strip_host_prefix(char *path);
+static bool archive_has_own_ini(Walmgr *wm);
 
 static void
 usage(void)
@@ -222,11 +224,40 @@ wm_pg_program(Walmgr *wm, const char *bindir_key, const char *prog)
 	return path;
 }
 
-/* Is the archive on another host, reached through ssh_command? */
+/*
+ * Is the archive side run by a walmgr of its own, with slave_config (see
+ * remote.c), rather than in this process with this ini?
+ */
 bool
 wm_remote(Walmgr *wm)
 {
-	return wm->slave[0] != '\0' && strcmp(wm->slave, "local") != 0;
+	return wm->archive_apart;
+}
+
+/*
+ * On another host the archive side always has its own ini.  On this host
+ * it has one when a primary's ini names one in slave_config: then, as on
+ * another host, the archive's keys (walmgr_data, compression, keep_backups,
+ * primary_conninfo, ...) are read from that ini, and so in the same place
+ * as by the commands run with it directly.  A slave_config naming this
+ * very ini (or none) leaves everything to this ini.
+ */
+static bool
+archive_has_own_ini(Walmgr *wm)
+{
+	char	   *config;
+	char		real[PATH_MAX];
+	bool		own;
+
+	if (strcmp(wm->slave, "local") != 0)
+		return true;
+	if (!wm->is_master)
+		return false;
+	config = wm_get_path(wm, "slave_config", "");
+	own = config[0] != '\0' &&
+		(realpath(config, real) == NULL || strcmp(real, wm->script.cf->path) != 0);
+	pg_free(config);
+	return own;
 }
 
 /* s in single quotes for /bin/sh, with embedded quotes escaped */
@@ -364,6 +395,12 @@ load_layout(Walmgr *wm)
 
 	wm->is_master = sky_config_has(cf, "master_data");
 	wm->slave = wm_get(wm, "slave", "");
+	if (wm->slave[0] == '\0')
+	{
+		pg_free(wm->slave);
+		wm->slave = pg_strdup("local");
+	}
+	wm->archive_apart = archive_has_own_ini(wm);
 	wm->compression = walcomp_storage(wm);
 	base = wm_get_path(wm, "walmgr_data", "~/walshipping");
 	wm->completed_wals = sky_config_has(cf, "completed_wals") ?

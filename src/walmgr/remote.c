@@ -7,8 +7,10 @@
  * Here the far side is walmgr itself (remote_walmgr with slave_config),
  * started as "<ssh_command> <slave> '<command line>'" and spoken to over
  * its stdin and stdout, so the archive host applies exactly the same
- * checks and durability steps as a local archive.  The tests replace ssh
- * with a local wrapper; the protocol path stays the same.
+ * checks and durability steps as a local archive.  A local archive with an
+ * ini of its own (slave = local and slave_config) is reached the same way,
+ * with the command line run by /bin/sh here instead of through ssh.  The
+ * tests replace ssh with a local wrapper; the protocol path stays the same.
  *
  * src/walmgr/remote.c
  *
@@ -31,6 +33,7 @@
 	"ssh -o BatchMode=yes -o ControlMaster=auto -o ControlPersist=60 " \
 	"-o ControlPath=~/.ssh/walmgr-%r@%h:%p"
 
+static char *far_path_quote(const char *path);
 static pid_t remote_spawn(Walmgr *wm, char *const *args, int nargs,
 						  int *to_child, int *from_child);
 static int	wait_child(pid_t pid, const char *what);
@@ -48,6 +51,24 @@ transport_compression(Walmgr *wm)
 	bool		result = (strcmp(value, "1") == 0);
 
 	pg_free(value);
+	return result;
+}
+
+/*
+ * A path for the far side's shell: quoted, except for a leading "~/" that
+ * this shell is to expand to the home directory over there.
+ */
+static char *
+far_path_quote(const char *path)
+{
+	char	   *quoted;
+	char	   *result;
+
+	if (strncmp(path, "~/", 2) != 0)
+		return wm_shell_quote(path);
+	quoted = wm_shell_quote(path + 2);
+	result = psprintf("~/%s", quoted);
+	pg_free(quoted);
 	return result;
 }
 
@@ -72,10 +93,10 @@ remote_spawn(Walmgr *wm, char *const *args, int nargs, int *to_child,
 	int			i;
 
 	initPQExpBuffer(&remote);
-	q = wm_shell_quote(remote_walmgr);
+	q = far_path_quote(remote_walmgr);
 	appendPQExpBufferStr(&remote, q);
 	pg_free(q);
-	q = wm_shell_quote(slave_config);
+	q = far_path_quote(slave_config);
 	appendPQExpBuffer(&remote, " %s", q);
 	pg_free(q);
 	if (wm->script.verbose > 0)
@@ -91,15 +112,20 @@ remote_spawn(Walmgr *wm, char *const *args, int nargs, int *to_child,
 		pg_free(q);
 	}
 
-	/* the remote command line is one argument of ssh, quoted once more */
+	/* for ssh the remote command line is one argument, quoted once more */
 	initPQExpBuffer(&cmd);
-	q = wm_shell_quote(wm->slave);
-	appendPQExpBuffer(&cmd, "%s%s %s ", ssh, transport_compression(wm) ? " -C" : "", q);
-	pg_free(q);
-	q = wm_shell_quote(remote.data);
-	appendPQExpBufferStr(&cmd, q);
-	pg_free(q);
-	log_debug("running on the archive host: %s", cmd.data);
+	if (strcmp(wm->slave, "local") == 0)
+		appendPQExpBufferStr(&cmd, remote.data);
+	else
+	{
+		q = wm_shell_quote(wm->slave);
+		appendPQExpBuffer(&cmd, "%s%s %s ", ssh, transport_compression(wm) ? " -C" : "", q);
+		pg_free(q);
+		q = wm_shell_quote(remote.data);
+		appendPQExpBufferStr(&cmd, q);
+		pg_free(q);
+	}
+	log_debug("running the archive side: %s", cmd.data);
 
 	if (pipe(in) != 0 || pipe(out) != 0)
 	{

@@ -43,6 +43,7 @@ static int	start_server(Walmgr *wm, const char *datadir);
 static bool relocate_wal(Walmgr *wm, const char *datadir);
 static bool finish_replay(Walmgr *wm, PGconn *conn);
 static bool partial_pending(Walmgr *wm);
+static bool remove_recovery(PGconn *conn);
 static int	pause_or_continue(Walmgr *wm, bool pause);
 
 /* Is there a partial segment in logs.partial that logs.complete lacks? */
@@ -355,9 +356,18 @@ write_recovery(Walmgr *wm, const char *datadir)
 	q = conf_quote(restore.data);
 	appendPQExpBuffer(&text, "restore_command = %s\n", q);
 	pg_free(q);
-	q = conf_quote(wm->target_timeline ? wm->target_timeline : "latest");
-	appendPQExpBuffer(&text, "recovery_target_timeline = %s\n", q);
-	pg_free(q);
+
+	/*
+	 * Settings read only at server start are written only when asked for:
+	 * boot cannot remove them without a restart (see remove_recovery).
+	 * PostgreSQL follows the latest timeline by default.
+	 */
+	if (wm->target_timeline != NULL)
+	{
+		q = conf_quote(wm->target_timeline);
+		appendPQExpBuffer(&text, "recovery_target_timeline = %s\n", q);
+		pg_free(q);
+	}
 	if (wm->target_setting != NULL)
 	{
 		q = conf_quote(wm->target_value);
@@ -574,10 +584,76 @@ out:
 }
 
 /*
+ * Remove walmgr's recovery settings from postgresql.auto.conf after
+ * promotion, where they mean nothing.  Only those a reload can change:
+ * removing one that is read only at server start (a recovery target,
+ * recovery_target_timeline) makes this reload and every later one log
+ * that the configuration file contains errors, until a restart.  Those
+ * stay, and are said to; outside recovery they have no effect.
+ */
+static bool
+remove_recovery(PGconn *conn)
+{
+	const char *params[1] = {"{restore_command,primary_conninfo,primary_slot_name,"
+		"recovery_target_timeline,recovery_target,recovery_target_time,"
+	"recovery_target_lsn,recovery_target_xid,recovery_target_name,recovery_target_action}"};
+	PGresult   *res;
+	bool		removed = false;
+	bool		ok = true;
+	int			i;
+
+	res = sky_db_exec(conn,
+					  "select s.name, s.context = 'postmaster'"
+					  "  from pg_catalog.pg_settings s"
+					  " where s.name = any ($1::pg_catalog.text[])"
+					  "   and exists (select from pg_catalog.pg_file_settings f"
+					  "                where f.name = s.name"
+					  "                  and f.sourcefile ~ '/postgresql\\.auto\\.conf$')"
+					  " order by s.name",
+					  1, params);
+	if (res == NULL)
+		return false;
+	for (i = 0; i < PQntuples(res) && ok; i++)
+	{
+		const char *name = PQgetvalue(res, i, 0);
+		char	   *sql;
+		PGresult   *reset;
+
+		if (strcmp(PQgetvalue(res, i, 1), "t") == 0)
+		{
+			log_info("%s stays in postgresql.auto.conf: it changes only at a restart, and outside recovery it has no effect",
+					 name);
+			continue;
+		}
+		sql = psprintf("ALTER SYSTEM RESET %s", name);
+		reset = sky_db_exec(conn, sql, 0, NULL);
+		pg_free(sql);
+		if (reset == NULL)
+			ok = false;
+		else
+		{
+			PQclear(reset);
+			removed = true;
+		}
+	}
+	PQclear(res);
+	if (ok && removed)
+	{
+		char	   *v = sky_db_value(conn, "select pg_catalog.pg_reload_conf()", 0, NULL);
+
+		ok = (v != NULL);
+		pg_free(v);
+	}
+	if (ok)
+		log_info("walmgr's recovery settings removed");
+	return ok;
+}
+
+/*
  * walmgr INI boot
  *
  * Promote the standby (pg_promote, waiting for it) and remove walmgr's
- * recovery settings, which mean nothing on a primary.
+ * recovery settings.
  */
 int
 cmd_boot(Walmgr *wm)
@@ -585,11 +661,6 @@ cmd_boot(Walmgr *wm)
 	char	   *connstr = wm_get(wm, "slave_db", "dbname=postgres");
 	PGconn	   *conn;
 	char	   *v;
-	static const char *const settings[] = {"restore_command", "recovery_target_timeline",
-		"primary_conninfo", "primary_slot_name", "recovery_target_time",
-		"recovery_target_lsn", "recovery_target_xid", "recovery_target_name",
-	"recovery_target", "recovery_target_action", NULL};
-	int			i;
 	int			rc = WALMGR_EXIT_FAIL;
 
 	if (wm->dry_run)
@@ -621,23 +692,8 @@ cmd_boot(Walmgr *wm)
 	}
 	else
 		log_info("not in recovery: already promoted");
-	for (i = 0; settings[i] != NULL; i++)
-	{
-		char	   *sql = psprintf("ALTER SYSTEM RESET %s", settings[i]);
-		PGresult   *res = sky_db_exec(conn, sql, 0, NULL);
-
-		pg_free(sql);
-		if (res == NULL)
-			goto out;
-		PQclear(res);
-	}
-	pg_free(v);
-	v = sky_db_value(conn, "select pg_reload_conf()", 0, NULL);
-	if (v != NULL)
-	{
-		log_info("walmgr's recovery settings removed");
+	if (remove_recovery(conn))
 		rc = WALMGR_EXIT_OK;
-	}
 
 out:
 	if (wm->finish)

@@ -66,7 +66,7 @@ parse_segment_name(const char *name, TimeLineID *tli, uint32 *log, uint32 *seg)
 /*
  * Order two segment-based names (segment, partial, backup) by segment
  * number alone, ignoring the timeline: recovery from a backup never reads a
- * lower segment number on any timeline (walmgr.md 4.5, purge).
+ * lower segment number on any timeline, so WAL is purged by number.
  */
 int
 walfile_compare_segno(const char *a, const char *b)

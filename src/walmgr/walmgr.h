@@ -13,7 +13,7 @@
 #include "framework/script.h"
 
 /*
- * Exit codes scripts and PostgreSQL rely on (walmgr.md section 4.6).
+ * Exit codes scripts and PostgreSQL rely on (doc/walmgr.md, EXIT STATUS).
  * archive_command must never exit with 126 or more: PostgreSQL would take
  * it for a signal and restart the archiver.  restore_command must answer 1
  * only for "certainly not in the archive"; everything else is 255, which
@@ -81,7 +81,8 @@ typedef struct Walmgr
 	char	   *partial_wals;
 	char	   *full_backup;
 	char	   *config_backup;
-	char	   *slave;			/* "" when the archive is local */
+	char	   *slave;			/* archive host for ssh_command, or "local" */
+	bool		archive_apart;	/* archive side run as "walmgr SLAVE_CONFIG" */
 	WalCompression compression; /* storage compression of segments */
 } Walmgr;
 

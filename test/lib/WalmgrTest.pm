@@ -1,15 +1,22 @@
 # Helpers shared by the walmgr TAP tests (test/t/1*_walmgr_*.pl).
 #
-# The tests run the walmgr binary of the build tree (or $ENV{WALMGR}), never
-# an installed one, so "make installcheck" checks what was just built.
+# The tests run walmgr the way a user does: the one "make install" put on
+# the PATH (CLIENT_BINDIR, see src/client.mk).  "make installcheck" puts
+# PostgreSQL's bindir first on the PATH, where earlier builds installed
+# walmgr: a copy there that is not this tree's build would be tested in
+# place of the installed one, so the tests refuse it.
 
 package WalmgrTest;
 
 use strict;
 use warnings;
 
+use Cwd qw(realpath);
 use Exporter 'import';
+use File::Basename;
+use File::Compare;
 use File::Copy;
+use File::Spec;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -18,10 +25,28 @@ use Time::HiRes qw(usleep);
 
 our @EXPORT = qw(
   $WALMGR walmgr write_file slurp poll_until make_segments
-  write_fake_ssh listdir
+  write_fake_ssh listdir log_of_reload
 );
 
-our $WALMGR = $ENV{WALMGR} // "$ENV{TESTDIR}/src/walmgr/walmgr";
+our $WALMGR = installed_walmgr();
+
+sub installed_walmgr
+{
+	my ($found) = grep { -f && -x } map { File::Spec->catfile($_, 'walmgr') } File::Spec->path;
+	my $built = "$ENV{TESTDIR}/src/walmgr/walmgr";
+	my $pg_bindir = `pg_config --bindir`;
+
+	chomp $pg_bindir;
+	die "walmgr is not on the PATH: run \"make install\" and put its CLIENT_BINDIR "
+	  . "(default /usr/local/bin) on the PATH\n"
+	  unless defined $found;
+	die "$found is a walmgr an earlier build installed into PostgreSQL's bindir, not the "
+	  . "one built in $ENV{TESTDIR}; remove it (\"make install\" puts walmgr in CLIENT_BINDIR)\n"
+	  if realpath(dirname($found)) eq realpath($pg_bindir)
+	  && -e $built
+	  && compare($found, $built) != 0;
+	return $found;
+}
 
 # Run walmgr with the given arguments.  Returns a hash: rc (exit status,
 # -1 if killed), signal, stdout, stderr.  Options in a leading hash ref:
@@ -69,6 +94,24 @@ sub poll_until
 		usleep(20_000);
 	}
 	return 0;
+}
+
+# Run $code, which makes $node reload its configuration, and return what
+# the server logged up to the end of that reload (undef if none happened).
+# The postmaster logs a file's errors before it takes new connections, and
+# a new session's pg_conf_load_time is the postmaster's last reload.
+sub log_of_reload
+{
+	my ($node, $code) = @_;
+	my $offset = -s $node->logfile;
+	my $before = $node->safe_psql('postgres', 'select pg_conf_load_time()');
+
+	$code->();
+	poll_until(
+		sub {
+			$node->safe_psql('postgres', "select pg_conf_load_time() > '$before'") eq 't';
+		}) or return undef;
+	return substr(slurp($node->logfile), $offset);
 }
 
 # Sorted names in a directory, without . and ..

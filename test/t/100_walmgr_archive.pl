@@ -1,6 +1,6 @@
-# walmgr xarchive / xrestore: the archive contract at the command level
-# (walmgr.md 4.7, tests 5-10), locally and through ssh_command with the
-# xreceive protocol.  Real WAL segments come from a throwaway cluster.
+# walmgr xarchive / xrestore: the archive contract at the command level,
+# locally and through ssh_command with the xreceive protocol.  Real WAL
+# segments come from a throwaway cluster.
 
 use strict;
 use warnings;

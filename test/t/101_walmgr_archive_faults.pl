@@ -1,4 +1,4 @@
-# walmgr xarchive under faults (walmgr.md 4.7, tests 1-4): the order of
+# walmgr xarchive under faults: the order of
 # fsync, publish and directory fsync seen with strace, locally and on the
 # xreceive side; fsync failing with EIO and write failing with ENOSPC
 # injected with fiu-run; SIGKILL at each crash point.

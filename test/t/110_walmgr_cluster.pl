@@ -1,7 +1,6 @@
-# walmgr against a running PostgreSQL 15 primary (walmgr.md 4.7, tests 15
-# (--dry-run), 16, 17, 27 and parts of 28): setup through ALTER SYSTEM,
-# stop with and without --discard, status, the archive flow
-# through ssh_command (a local stand-in for ssh) including a failing
+# walmgr against a running PostgreSQL 15 primary: setup through ALTER
+# SYSTEM, stop with and without --discard, status, the archive flow through
+# ssh_command (a local stand-in for ssh) including a failing
 # archive host, and re-archiving after a crash between xarchive's success
 # and PostgreSQL recording it.
 

@@ -1,8 +1,7 @@
-# walmgr base backups and standbys against PostgreSQL 15 (walmgr.md 4.7,
-# tests 12-14, 18, 19 and boot): verified backups with rotation, the backup
-# lock, WAL purge across timelines, a backup failing while archiving is
-# broken, a standby fed only from the archive catching up with the same
-# table contents, and its promotion.
+# walmgr base backups and standbys against PostgreSQL 15: verified backups
+# with rotation, the backup lock, WAL purge across timelines, a backup
+# failing while archiving is broken, a standby fed only from the archive
+# catching up with the same table contents, and its promotion.
 
 use strict;
 use warnings;

@@ -1,11 +1,11 @@
-# walmgr boot --finish (walmgr.md 4.7, test 23): a standby fed only from
+# walmgr boot --finish: a standby fed only from
 # the archive loses its primary; the segment the primary was writing was
 # copied to logs.partial with "walmgr sync" (while it ran, and again after
 # it crashed, then finding the end of WAL from pg_controldata and the
 # segment headers); "boot --finish" lets the standby replay it and promotes
 # it, so the last committed rows survive, and walmgr's recovery settings
-# are gone afterwards.  (A cleanly stopped primary archives its last
-# segment itself; a crashed one cannot.)
+# are gone afterwards, without an error in the server log.  (A cleanly
+# stopped primary archives its last segment itself; a crashed one cannot.)
 
 use strict;
 use warnings;
@@ -86,8 +86,11 @@ ok(!-e "$dir/walshipping/logs.complete/" . substr($partial[0], 0, 24), '... that
 is($standby->safe_psql('postgres', 'select count(*) from t'), '1000',
 	'without --finish the standby does not see the partial segment');
 
-$r = walmgr($standby_ini, 'boot', '--finish');
+my $log = log_of_reload($standby, sub { $r = walmgr($standby_ini, 'boot', '--finish') });
 is($r->{rc}, 0, 'boot --finish exits 0') or diag($r->{stderr});
+ok(defined $log, 'boot made the server reload its configuration');
+unlike($log, qr/contains errors|cannot be changed without restarting/,
+	'... which has no errors: nothing removed that only a restart can change');
 like(slurp("$dir/standby.log"), qr/served the partial segment/, 'xrestore served the partial segment');
 is($standby->safe_psql('postgres', 'select pg_is_in_recovery()'), 'f', 'the standby is promoted');
 is($standby->safe_psql('postgres', 'select count(*), sum(x) from t'), $expected,

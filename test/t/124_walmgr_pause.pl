@@ -1,8 +1,7 @@
-# walmgr pause / continue (walmgr.md 4.7, tests 25 and the PAUSE part of
-# 11): through SQL they change pg_is_wal_replay_paused(); without a
-# connection the PAUSE flag makes xrestore answer "not found" at once, which
-# holds back archive replay without blocking, and is refused in targeted
-# recovery.
+# walmgr pause / continue: through SQL they change
+# pg_is_wal_replay_paused(); without a connection the PAUSE flag makes
+# xrestore answer "not found" at once, which holds back archive replay
+# without blocking, and is refused in targeted recovery.
 
 use strict;
 use warnings;

@@ -1,7 +1,7 @@
-# walmgr verify (walmgr.md 4.7, test 29): OK on a healthy archive with two
-# timelines; non-zero after deleting a segment in the middle, after removing
-# a .history file, and after flipping a byte in a backup file.  On the way,
-# test 24: PITR from the old backup to a time on the new timeline.
+# walmgr verify: OK on a healthy archive with two timelines; non-zero after
+# deleting a segment in the middle, after removing a .history file, and
+# after flipping a byte in a backup file.  On the way, PITR from the old
+# backup to a time on the new timeline.
 
 use strict;
 use warnings;

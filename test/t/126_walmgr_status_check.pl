@@ -1,4 +1,4 @@
-# walmgr status --check (walmgr.md 4.7, test 30): Nagios-style exit codes
+# walmgr status --check: Nagios-style exit codes
 # for a failing archive_command, archiving stopped with WAL waiting too
 # long, and no (recent) backup; the archive host's part comes through
 # ssh_command.

@@ -1,4 +1,4 @@
-# walmgr receive (walmgr.md 4.7, test 26), which also drives the frame's
+# walmgr receive, which also drives the frame's
 # daemon mode: a supervised pg_receivewal with a replication slot fills the
 # archive; killing pg_receivewal makes the supervisor start another, killing
 # "walmgr receive" itself loses nothing (the slot kept the WAL) once it is

@@ -1,4 +1,4 @@
-# walmgr restore to a point in time (walmgr.md 4.7, tests 21 and 31): with
+# walmgr restore to a point in time: with
 # a segment the recovery needs unreadable, xrestore's exit 255 makes the
 # server stop with FATAL instead of ending recovery early and promoting at
 # the wrong point; once it is readable again, recovery reaches the target

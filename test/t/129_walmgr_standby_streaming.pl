@@ -1,4 +1,4 @@
-# walmgr restore with primary_conninfo (walmgr.md 4.7, test 20): the
+# walmgr restore with primary_conninfo: the
 # standby first replays what the archive holds, then streams from the
 # primary; pg_stat_replication shows it streaming and the lag goes to 0.
 

@@ -1,4 +1,4 @@
-# walmgr configuration compatibility and --dry-run (walmgr.md 4.7, test 15):
+# walmgr configuration compatibility and --dry-run:
 # ini files in walmgr3's sample layout load unchanged (%(walmgr_data)s, ~,
 # old and now meaningless keys, compression = 0, host: prefixes), the role
 # follows master_data, --set overrides, and --dry-run leaves every file tree
@@ -127,10 +127,13 @@ my $node = PostgreSQL::Test::Cluster->new('primary');
 $node->init(allows_streaming => 1);
 $node->start;
 my $pgdata = $node->data_dir;
+# The sample's slave_config names the archive's ini on its slave host; with
+# it emptied, this ini describes the local archive as well.
 my @set = (
 	'--set', "master_db=" . $node->connstr('postgres'),
 	'--set', "master_data=$pgdata",
 	'--set', 'slave=local',
+	'--set', 'slave_config=',
 	'--set', "walmgr_data=$dir/arch");
 $r = walmgr(@set, "$dir/wal-master.ini", 'status');
 is($r->{rc}, 0, 'master sample with --set: status works') or diag($r->{stderr});
@@ -144,6 +147,7 @@ my $connstr = $node->connstr('postgres');
 $live =~ s/^master_db .*$/master_db = $connstr/m;
 $live =~ s/^master_data .*$/master_data = $pgdata/m;
 $live =~ s/^slave = .*$/slave = local/m;
+$live =~ s/^slave_config = .*$/slave_config =/m;
 $live =~ s/^walmgr_data .*$/walmgr_data = $dir\/arch/m;
 write_file("$dir/live-master.ini", $live);
 @set = ();

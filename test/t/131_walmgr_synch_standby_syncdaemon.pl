@@ -1,4 +1,4 @@
-# walmgr synch-standby (walmgr.md 4.3): synchronous_standby_names through
+# walmgr synch-standby: synchronous_standby_names through
 # ALTER SYSTEM, accepted only when it names a connected standby (FIRST/ANY
 # lists, quoted and plain names, *), --force to set it anyway, '' to turn
 # it off.

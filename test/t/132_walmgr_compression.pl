@@ -1,4 +1,4 @@
-# Compressed storage (walmgr.md 4.2, 4.7 test 10 for compressed storage):
+# Compressed storage:
 # for gzip, lz4 and zstd, xarchive stores NAME.gz/.lz4/.zst that the
 # standard tools read; identical checks compare decompressed content (the
 # same segment archived again plain or with another algorithm is

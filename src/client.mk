@@ -1,0 +1,34 @@
+# src/client.mk
+#
+# What every client program under src/ (walmgr, and those to come) shares:
+# included by src/<program>/Makefile in place of PGXS, after PROGRAM, OBJS
+# and PGFILEDESC; LIBS, if needed, go after the include (PGXS sets them).
+#
+# PGXS would install a PROGRAM into PostgreSQL's bindir, which on Debian
+# (/usr/lib/postgresql/15/bin) is on nobody's PATH.  Client programs go to
+# CLIENT_BINDIR instead, by default /usr/local/bin, where a user's shell
+# finds them; DESTDIR is honoured as usual.  PGXS's own variable "bindir"
+# keeps meaning PostgreSQL's bindir everywhere else, hence the new names.
+#
+#   make install CLIENT_PREFIX=/opt/pgq       programs in /opt/pgq/bin
+#   make install CLIENT_BINDIR=/usr/bin       programs in /usr/bin (packages)
+
+CLIENT_PREFIX ?= /usr/local
+CLIENT_BINDIR ?= $(CLIENT_PREFIX)/bin
+
+# the suite's version, for --version
+PGQ_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" ../../pgq.control)
+
+PG_CPPFLAGS += -I.. -I$(libpq_srcdir) -DPGQ_VERSION='"$(PGQ_VERSION)"'
+PG_CFLAGS += -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
+PG_LIBS_INTERNAL += $(libpq_pgport)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# PGXS's install rules, with the program's directory in place of PostgreSQL's
+install installdirs uninstall: bindir = $(CLIENT_BINDIR)
+
+# PGXS tracks no header dependencies; every object depends on all headers.
+$(OBJS): $(wildcard *.h) $(wildcard ../framework/*.h)
