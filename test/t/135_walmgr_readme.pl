@@ -10,13 +10,16 @@
 # host), the README's data directories and ports are replaced by this
 # test's clusters, and stand-ins for Debian's pg_createcluster and
 # pg_ctlcluster, for ssh (which runs the command here, in the other host's
-# environment) and for ssh-keygen come first on the PATH.  Lines for root
+# environment) and for ssh-keygen come first on the PATH, then the directory
+# of the installed walmgr (make installcheck puts PostgreSQL's bindir, where
+# an earlier build may have left a walmgr, first).  Lines for root
 # (the network and authentication settings of "Two hosts") are skipped: the
 # test clusters trust local connections already.
 
 use strict;
 use warnings;
 
+use File::Basename qw(dirname);
 use File::Path qw(make_path);
 use FindBin;
 use lib "$FindBin::RealBin/../lib";
@@ -242,7 +245,7 @@ END
 	my ($dir, $bin, $primary, $standby) = start_machines([ '', 'main', 'main' ], [ '', 'standby', 'standby' ]);
 	my %hosts = (
 		'' => {
-			env   => { HOME => $dir, PATH => "$bin:$ENV{PATH}" },
+			env   => { HOME => $dir, PATH => "$bin:" . dirname($WALMGR) . ":$ENV{PATH}" },
 			subst => [
 				[ '/var/lib/postgresql/15/main',    $primary->data_dir ],
 				[ '/var/lib/postgresql/15/standby', $standby->data_dir ],
@@ -269,7 +272,7 @@ END
 		$hosts{$name} = {
 			env => {
 				HOME             => "$dir/$name",
-				PATH             => "$bin:$ENV{PATH}",
+				PATH             => "$bin:" . dirname($WALMGR) . ":$ENV{PATH}",
 				PGPORT           => $node->port,
 				WALMGR_TEST_HOST => $name,
 			},
