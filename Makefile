@@ -41,7 +41,20 @@ SQL_PARTS = \
 	src/server/sql/triggers.sql \
 	src/server/sql/grants.sql \
 	src/server/sql/ticker_status.sql
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+
+# Companion extensions have their own folder under src/, with the control
+# file and the pieces of the install script.  PGXS installs the control
+# file of EXTENSION only, so theirs go through DATA.
+PGQ_EXT_VERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" src/pgq_ext/pgq_ext.control)
+PGQ_EXT_SQL_PARTS = \
+	src/pgq_ext/schema.sql \
+	src/pgq_ext/functions.sql \
+	src/pgq_ext/grants.sql
+
+DATA = src/pgq_ext/pgq_ext.control
+DATA_built = \
+	$(EXTENSION)--$(EXTVERSION).sql \
+	pgq_ext--$(PGQ_EXT_VERSION).sql
 
 PG_CPPFLAGS = -Isrc/server
 PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
@@ -63,6 +76,9 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+pgq_ext--$(PGQ_EXT_VERSION).sql: $(PGQ_EXT_SQL_PARTS)
 	cat $^ > $@
 
 # Client programs: every src/<name>/ with a Makefile, which includes
