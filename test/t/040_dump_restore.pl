@@ -1,4 +1,5 @@
-# pg_dump and restore of a database using pgq (quirk Q9).
+# pg_dump and restore of a database using pgq (quirk Q9), and pgq_ext's
+# consumer positions.
 #
 # The queue rows, ticks, subscriptions and retry events are extension
 # configuration tables and the event tables are ordinary tables, so a dump
@@ -32,6 +33,10 @@ $node->safe_psql(
 	select pgq.event_retry_raw('dump_a', 'reader', now() + interval '1 hour',
 	                           null, now(), 0, 'ev', 'waiting in retry',
 	                           null, null, null, null);
+	create extension pgq_ext;
+	select pgq_ext.set_batch_done('reader', 5);
+	select pgq_ext.set_last_tick('reader', 'sub', 7);
+	select pgq_ext.set_event_done('reader', 9, 100);
 });
 my $queue_ids_before = $node->safe_psql('source',
 	'select string_agg(queue_name || queue_id, \',\' order by queue_id) from pgq.queue'
@@ -57,6 +62,12 @@ is( $node->safe_psql(
 	'queues keep their ids');
 is($node->safe_psql('target', 'select count(*) from pgq.retry_queue'),
 	'1', 'the retry event survived');
+is( $node->safe_psql(
+		'target',
+		"select pgq_ext.is_batch_done('reader', 5), pgq_ext.get_last_tick('reader', 'sub'),"
+		  . " pgq_ext.is_event_done('reader', 9, 100), pgq_ext.set_batch_done('reader', 5)"),
+	't|7|t|f',
+	'pgq_ext positions survived');
 
 # A new queue takes a fresh id and fresh per-queue objects.
 is($node->safe_psql('target', "select pgq.create_queue('dump_c')"),
