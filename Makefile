@@ -43,18 +43,18 @@ SQL_PARTS = \
 	src/server/sql/ticker_status.sql
 
 # Companion extensions have their own folder under src/, with the control
-# file and the pieces of the install script.  PGXS installs the control
-# file of EXTENSION only, so theirs go through DATA.
-PGQ_EXT_VERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" src/pgq_ext/pgq_ext.control)
-PGQ_EXT_SQL_PARTS = \
-	src/pgq_ext/schema.sql \
-	src/pgq_ext/functions.sql \
-	src/pgq_ext/grants.sql
+# file and the pieces of the install script, which each assembles from the
+# same three parts in this order (see the rule below).  PGXS installs the
+# control file of EXTENSION only, so theirs go through DATA.
+COMPANIONS = pgq_ext pgq_coop
+COMPANION_SQL_PARTS = schema.sql functions.sql grants.sql
+companion_version = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" src/$(1)/$(1).control)
+companion_script = $(1)--$(call companion_version,$(1)).sql
 
-DATA = src/pgq_ext/pgq_ext.control
+DATA = $(foreach c,$(COMPANIONS),src/$(c)/$(c).control)
 DATA_built = \
 	$(EXTENSION)--$(EXTVERSION).sql \
-	pgq_ext--$(PGQ_EXT_VERSION).sql
+	$(foreach c,$(COMPANIONS),$(call companion_script,$(c)))
 
 PG_CPPFLAGS = -Isrc/server
 PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
@@ -78,8 +78,11 @@ include $(PGXS)
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
-pgq_ext--$(PGQ_EXT_VERSION).sql: $(PGQ_EXT_SQL_PARTS)
-	cat $^ > $@
+define companion_rule
+$(call companion_script,$(1)): $(addprefix src/$(1)/,$(COMPANION_SQL_PARTS))
+	cat $$^ > $$@
+endef
+$(foreach c,$(COMPANIONS),$(eval $(call companion_rule,$(c))))
 
 # Client programs: every src/<name>/ with a Makefile, which includes
 # src/client.mk (PGXS builds one PROGRAM per makefile; client.mk also says
