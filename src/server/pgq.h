@@ -61,6 +61,8 @@ extern char *pgq_quote_name(const char *qualified_name);
 extern int64 pgq_issued_event_ids(const char *event_seq);
 extern int64 pgq_interval_usecs(const Interval *span);
 extern int64 pgq_usecs_between(TimestampTz later, TimestampTz earlier);
+extern int64 pgq_usecs_twice(int64 usecs);
+extern TimestampTz pgq_time_plus_usecs(TimestampTz time, int64 usecs);
 extern SPIPlanPtr pgq_prepare_once(SPIPlanPtr *cache, const char *sql,
 								   int nargs, Oid *argtypes);
 extern bool pgq_insert_allowed(bool disable_insert);

@@ -322,6 +322,33 @@ pgq_usecs_between(TimestampTz later, TimestampTz earlier)
 }
 
 /*
+ * 2 * usecs, saturating like pgq_interval_usecs().
+ */
+int64
+pgq_usecs_twice(int64 usecs)
+{
+	int64		result;
+
+	if (pg_mul_s64_overflow(usecs, 2, &result))
+		return usecs > 0 ? PG_INT64_MAX : PG_INT64_MIN;
+	return result;
+}
+
+/*
+ * time + usecs, held at the ends of the timestamp range instead of
+ * wrapping, for deadlines computed from saturated settings.
+ */
+TimestampTz
+pgq_time_plus_usecs(TimestampTz time, int64 usecs)
+{
+	TimestampTz result;
+
+	if (pg_add_s64_overflow(time, usecs, &result))
+		return usecs > 0 ? PG_INT64_MAX : PG_INT64_MIN;
+	return result;
+}
+
+/*
  * Prepare a statement on first use and keep it for the life of the
  * backend.  The plan cache re-plans it when the tables it uses change.
  */

@@ -30,7 +30,6 @@
 #include "access/xact.h"
 #include "catalog/pg_type_d.h"
 #include "commands/async.h"
-#include "common/int.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
@@ -81,7 +80,6 @@ static bool lock_queue(const char *queue_name, LockMode mode, TickerQueue *queue
 static int	read_last_ticks(int32 queue_id, TickInfo *ticks);
 static bool tick_needed(const char *queue_name, const TickerQueue *queue,
 						int64 issued, int nticks, const TickInfo *ticks);
-static int64 twice_usecs(int64 usecs);
 static int64 insert_tick(int32 queue_id, const char *tick_seq, int64 event_seq);
 static void notify_tick(const char *queue_name, int64 tick_id);
 static bool tick_queue(const char *queue_name, LockMode mode,
@@ -243,23 +241,10 @@ tick_needed(const char *queue_name, const TickerQueue *queue,
 		return true;
 	if (lag < queue->max_lag / 2)
 		return false;
-	if (lag < twice_usecs(pgq_usecs_between(last->tick_time, ticks[1].tick_time)) &&
+	if (lag < pgq_usecs_twice(pgq_usecs_between(last->tick_time, ticks[1].tick_time)) &&
 		lag < queue->idle_period)
 		return false;
 	return true;
-}
-
-/*
- * 2 * usecs, saturating as pgq_interval_usecs() does.
- */
-static int64
-twice_usecs(int64 usecs)
-{
-	int64		result;
-
-	if (pg_mul_s64_overflow(usecs, 2, &result))
-		return usecs > 0 ? PG_INT64_MAX : PG_INT64_MIN;
-	return result;
 }
 
 /*

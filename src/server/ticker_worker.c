@@ -65,7 +65,6 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type_d.h"
 #include "commands/extension.h"
-#include "common/int.h"
 #include "commands/vacuum.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -199,7 +198,6 @@ static Oid	tick_rights(void);
 static int	enter_role(Oid roleid);
 static void leave_role(int nestlevel);
 static Oid	maint_function(const char *qualified_name, bool has_arg, Oid roleid);
-static TimestampTz add_usecs_saturating(TimestampTz time, int64 usecs);
 static bool run_unit(UnitFunction fn, void *arg, const char *activity,
 					 const char *what);
 static TimestampTz queue_deadline(TimestampTz now, bool has_last,
@@ -511,17 +509,6 @@ maint_function(const char *qualified_name, bool has_arg, Oid roleid)
 	return funcoid;
 }
 
-/* time + usecs, held at the ends of the range instead of wrapping */
-static TimestampTz
-add_usecs_saturating(TimestampTz time, int64 usecs)
-{
-	TimestampTz result;
-
-	if (pg_add_s64_overflow(time, usecs, &result))
-		return usecs > 0 ? PG_INT64_MAX : PG_INT64_MIN;
-	return result;
-}
-
 /*
  * When a queue next needs a tick if no events arrive beyond those already
  * pending: the rules of tick_needed() in ticker.c, solved for time, with
@@ -540,17 +527,15 @@ queue_deadline(TimestampTz now, bool has_last, TimestampTz last_time,
 	{
 		wait = pending >= max_count ? 0 : max_lag;
 		wait = Max(wait, MIN_BUSY_TICK_SPACING_MS * INT64CONST(1000));
-		return add_usecs_saturating(last_time, wait);
+		return pgq_time_plus_usecs(last_time, wait);
 	}
 	if (!has_prev)
 		return now;
 	/* idle: spacing doubles up to the idle period, but not below max_lag/2 */
-	if (pg_mul_s64_overflow(last_time - prev_time, 2, &wait))
-		wait = PG_INT64_MAX;
-	wait = Min(wait, idle_period);
+	wait = Min(pgq_usecs_twice(pgq_usecs_between(last_time, prev_time)), idle_period);
 	wait = Max(wait, max_lag / 2);
 	wait = Max(wait, pgq_ticker_period * INT64CONST(1000));
-	return add_usecs_saturating(last_time, wait);
+	return pgq_time_plus_usecs(last_time, wait);
 }
 
 /*
