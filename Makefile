@@ -17,30 +17,31 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 MODULE_big = pgq
 OBJS = \
 	$(WIN32RES) \
-	src/server/batch.o \
-	src/server/insert.o \
-	src/server/launcher.o \
-	src/server/module.o \
-	src/server/queue.o \
-	src/server/retry.o \
-	src/server/ticker.o \
-	src/server/ticker_worker.o \
-	src/server/triggers/common.o \
-	src/server/triggers/jsontriga.o \
-	src/server/triggers/logutriga.o \
-	src/server/triggers/sqltriga.o \
-	src/server/wakeup.o
+	src/pgq/batch.o \
+	src/pgq/insert.o \
+	src/pgq/queue.o \
+	src/pgq/retry.o \
+	src/pgq/tick.o \
+	src/pgq/triggers/common.o \
+	src/pgq/triggers/jsontriga.o \
+	src/pgq/triggers/logutriga.o \
+	src/pgq/triggers/sqltriga.o \
+	src/ticker/launcher.o \
+	src/ticker/module.o \
+	src/ticker/wakeup.o \
+	src/ticker/worker.o
 PGFILEDESC = "pgq - transactional event queues"
 
-# The install script is assembled from the pieces in src/server/sql; the
-# order matters because SQL-language functions are checked at creation.
+# The install script is assembled from the pieces in src/pgq/sql and the
+# ticker's status view; the order matters because SQL-language functions
+# are checked at creation.
 SQL_PARTS = \
-	src/server/sql/schema.sql \
-	src/server/sql/functions_c.sql \
-	src/server/sql/functions_admin.sql \
-	src/server/sql/triggers.sql \
-	src/server/sql/grants.sql \
-	src/server/sql/ticker_status.sql
+	src/pgq/sql/schema.sql \
+	src/pgq/sql/functions_c.sql \
+	src/pgq/sql/functions_admin.sql \
+	src/pgq/sql/triggers.sql \
+	src/pgq/sql/grants.sql \
+	src/ticker/ticker_status.sql
 
 # Companion extensions have their own folder under src/, with the control
 # file and the pieces of the install script, which each assembles from the
@@ -56,7 +57,7 @@ DATA_built = \
 	$(EXTENSION)--$(EXTVERSION).sql \
 	$(foreach c,$(COMPANIONS),$(call companion_script,$(c)))
 
-PG_CPPFLAGS = -Isrc/server
+PG_CPPFLAGS = -Isrc/pgq -Isrc/ticker
 PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 
 # pg_regress: every sql/*.sql in name order, in one database that already

@@ -2,7 +2,7 @@
  *
  * ticker_shared.h
  *	  Shared memory and interfaces of the in-server ticker: the launcher
- *	  (launcher.c), the per-database workers (ticker_worker.c), the
+ *	  (launcher.c), the per-database workers (worker.c), the
  *	  producer-to-worker wakeup protocol (wakeup.c) and module setup
  *	  (module.c).
  *
@@ -22,7 +22,7 @@
  * counters are lock-free atomics because producers touch them at every
  * commit that inserted events.
  *
- * src/server/ticker_shared.h
+ * src/ticker/ticker_shared.h
  *
  *-------------------------------------------------------------------------
  */
@@ -133,7 +133,7 @@ extern void pgq_stop_worker(PgqDbSlot *slot);
 extern const char *pgq_worker_state_name(PgqWorkerState state);
 extern PGDLLEXPORT void pgq_launcher_main(Datum main_arg);
 
-/* ticker_worker.c */
+/* worker.c */
 extern PGDLLEXPORT void pgq_ticker_worker_main(Datum main_arg);
 
 /* wakeup.c */

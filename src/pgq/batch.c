@@ -25,7 +25,7 @@
  * bookkeeping in pgq.queue (queue_switch_step1/step2); see
  * batch_tables().
  *
- * src/server/batch.c
+ * src/pgq/batch.c
  *
  *-------------------------------------------------------------------------
  */

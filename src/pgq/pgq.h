@@ -4,12 +4,12 @@
  *	  Declarations shared by the C parts of the pgq extension.
  *
  * The extension keeps all state in ordinary tables of schema pgq (see
- * src/server/sql/schema.sql); the C code only provides the paths that run
+ * src/pgq/sql/schema.sql); the C code only provides the paths that run
  * per event or per batch.  What several of those files need - resolving the
  * textual object names stored in pgq.queue, reading tick snapshots, running
  * a prepared SPI statement - lives in queue.c.
  *
- * src/server/pgq.h
+ * src/pgq/pgq.h
  *
  *-------------------------------------------------------------------------
  */
@@ -67,7 +67,7 @@ extern SPIPlanPtr pgq_prepare_once(SPIPlanPtr *cache, const char *sql,
 								   int nargs, Oid *argtypes);
 extern bool pgq_insert_allowed(bool disable_insert);
 
-/* ticker.c */
+/* tick.c */
 extern bool pgq_tick_queue_if_due(const char *queue_name, int64 *tick_id);
 
 /* batch.c */

@@ -10,7 +10,7 @@
  * handing the event to pgq.insert_event - is in common.c.  Each encoder
  * file adds one PgqTriggerKind describing its encodings.
  *
- * src/server/triggers/triggers.h
+ * src/pgq/triggers/triggers.h
  *
  *-------------------------------------------------------------------------
  */

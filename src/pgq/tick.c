@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * ticker.c
+ * tick.c
  *	  Tick creation: pgq.ticker(queue), pgq.ticker() and the external form
  *	  pgq.ticker(queue, tick_id, time, event_seq).
  *
@@ -21,7 +21,7 @@
  * the tick id as payload, so that consumers can LISTEN instead of polling.
  * Like the tick, it takes effect at commit.
  *
- * src/server/ticker.c
+ * src/pgq/tick.c
  *
  *-------------------------------------------------------------------------
  */

@@ -11,7 +11,7 @@
  * hooks through which backends keep the launcher informed, and registers
  * the launcher background worker.
  *
- * src/server/module.c
+ * src/ticker/module.c
  *
  *-------------------------------------------------------------------------
  */

@@ -15,7 +15,7 @@
  * query.  The relation and index OIDs are cached and forgotten on any
  * relcache invalidation of pgq.queue, which covers DROP/CREATE EXTENSION.
  *
- * src/server/queue.c
+ * src/pgq/queue.c
  *
  *-------------------------------------------------------------------------
  */

@@ -1,5 +1,5 @@
 
--- In-server ticker (src/server/launcher.c).  One row per database the
+-- In-server ticker (src/ticker/launcher.c).  One row per database the
 -- ticker serves, read from shared memory; no rows unless pgq is in
 -- shared_preload_libraries.  Comes after grants.sql because it grants to
 -- pgq_admin: the rows show other databases' activity and error messages,

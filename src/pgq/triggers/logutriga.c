@@ -11,7 +11,7 @@
  * the bare name, an empty string "name=".  sqltriga's backup copy of the
  * old row uses the same encoding.
  *
- * src/server/triggers/logutriga.c
+ * src/pgq/triggers/logutriga.c
  *
  *-------------------------------------------------------------------------
  */

@@ -17,7 +17,7 @@
  * table order.  An UPDATE that changed nothing still needs a SET list:
  * the first key column set to its own value.
  *
- * src/server/triggers/sqltriga.c
+ * src/pgq/triggers/sqltriga.c
  *
  *-------------------------------------------------------------------------
  */

@@ -11,7 +11,7 @@
  * jsonb included, so that the receiver gets the stored text back exactly.
  * No white space anywhere.
  *
- * src/server/triggers/jsontriga.c
+ * src/pgq/triggers/jsontriga.c
  *
  *-------------------------------------------------------------------------
  */

@@ -2,7 +2,7 @@
  *
  * launcher.c
  *	  The pgq launcher: finds the databases that have the pgq extension and
- *	  keeps one ticker worker (ticker_worker.c) running in each.  Also the
+ *	  keeps one ticker worker (worker.c) running in each.  Also the
  *	  hooks through which ordinary backends keep it informed, and
  *	  pgq.ticker_status().
  *
@@ -48,7 +48,7 @@
  * dropped between the launcher's pg_database scan and its claim is caught
  * by re-reading pg_database after claiming.
  *
- * src/server/launcher.c
+ * src/ticker/launcher.c
  *
  *-------------------------------------------------------------------------
  */

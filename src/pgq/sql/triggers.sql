@@ -1,4 +1,4 @@
--- Change-capture trigger functions (src/server/triggers/*.c).  They run
+-- Change-capture trigger functions (src/pgq/triggers/*.c).  They run
 -- with the rights of the user changing the table: queueing goes through
 -- pgq.insert_event(), which is security definer and checks the queue.
 

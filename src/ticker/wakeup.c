@@ -32,7 +32,7 @@
  * table) and transactions committed through COMMIT PREPARED are not
  * announced; the worker notices them within pgq.ticker_period.
  *
- * src/server/wakeup.c
+ * src/ticker/wakeup.c
  *
  *-------------------------------------------------------------------------
  */

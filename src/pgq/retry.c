@@ -14,7 +14,7 @@
  * unregistration of its consumer waits and then deletes the new rows with
  * the subscription.
  *
- * src/server/retry.c
+ * src/pgq/retry.c
  *
  *-------------------------------------------------------------------------
  */

@@ -1,4 +1,4 @@
--- Functions implemented in C (src/server/*.c): event insertion, ticking,
+-- Functions implemented in C (src/pgq/*.c): event insertion, ticking,
 -- batch selection and retry.  Security-definer functions pin search_path so
 -- that a caller's own operators or tables cannot be picked up by the SQL
 -- they run as the extension owner.  The one exception is the 7-argument
@@ -30,7 +30,7 @@ RETURNS text
 AS 'MODULE_PATHNAME', 'pgq_current_event_table'
 LANGUAGE C;
 
--- ticker.c
+-- tick.c
 CREATE FUNCTION pgq.ticker(
     i_queue_name text, i_tick_id bigint, i_orig_timestamp timestamptz,
     i_event_seq bigint)

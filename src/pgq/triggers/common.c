@@ -28,7 +28,7 @@
  * security-definer switch), and no SQL is parsed or planned per row.  The
  * caller's EXECUTE right is checked as a SQL call would.
  *
- * src/server/triggers/common.c
+ * src/pgq/triggers/common.c
  *
  *-------------------------------------------------------------------------
  */

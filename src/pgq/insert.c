@@ -25,7 +25,7 @@
  * or rolled back later: the ticker uses the sequence as its activity
  * counter (contract quirk Q2).
  *
- * src/server/insert.c
+ * src/pgq/insert.c
  *
  *-------------------------------------------------------------------------
  */

@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * ticker_worker.c
+ * worker.c
  *	  The per-database ticker worker: ticks the queues of one database when
  *	  they are due and runs the maintenance pgqd would run there.
  *
@@ -9,7 +9,7 @@
  * the queue will next need a tick by the rules of pgq.ticker() if nothing
  * else happens.  Queues that are due get ticked, each in its own
  * transaction; the decision itself is still taken by the tick code under
- * the queue's row lock (ticker.c), so our computation only decides when
+ * the queue's row lock (src/pgq/tick.c), so our computation only decides when
  * to ask.  Then the worker arms the producer wakeups (wakeup.c) and sleeps
  * until the earliest deadline, a wakeup, or pgq.ticker_period at most.
  *
@@ -52,7 +52,7 @@
  * stop by the launcher or a DROP DATABASE, at shutdown, when the ticker is
  * disabled, and when the pgq extension is not (or no longer) installed.
  *
- * src/server/ticker_worker.c
+ * src/ticker/worker.c
  *
  *-------------------------------------------------------------------------
  */
@@ -511,7 +511,7 @@ maint_function(const char *qualified_name, bool has_arg, Oid roleid)
 
 /*
  * When a queue next needs a tick if no events arrive beyond those already
- * pending: the rules of tick_needed() in ticker.c, solved for time, with
+ * pending: the rules of tick_needed() in src/pgq/tick.c, solved for time, with
  * the floors under tick spacing described at MIN_BUSY_TICK_SPACING_MS.
  */
 static TimestampTz
