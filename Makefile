@@ -52,7 +52,10 @@ COMPANION_SQL_PARTS = schema.sql functions.sql grants.sql
 companion_version = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" src/$(1)/$(1).control)
 companion_script = $(1)--$(call companion_version,$(1)).sql
 
-DATA = $(foreach c,$(COMPANIONS),src/$(c)/$(c).control)
+# ALTER EXTENSION ... UPDATE scripts, from the originals' versions to ours,
+# live beside each extension's sources in src/<extension>/updates/.
+DATA = $(foreach c,$(COMPANIONS),src/$(c)/$(c).control) \
+	$(sort $(wildcard src/*/updates/*.sql))
 DATA_built = \
 	$(EXTENSION)--$(EXTVERSION).sql \
 	$(foreach c,$(COMPANIONS),$(call companion_script,$(c)))
