@@ -17,7 +17,12 @@ PGQ_BUILD_PACKAGES="postgresql-15 postgresql-server-dev-15 libpq-dev libssl-dev 
 # clients the TAP tests drive, the fault injection tools of the walmgr
 # tests (strace for syscall order, fiu-run for failing fsync and write),
 # and the lz4 and zstd programs that check walmgr's compressed files.
-PGQ_TEST_PACKAGES="libipc-run-perl pgqd python3-pgq strace fiu-utils lz4 zstd"
+PGQ_TEST_PACKAGES="libipc-run-perl pgqd python3-pgq python3-londiste strace fiu-utils lz4 zstd"
+# Debian's original server packages.  They ship extensions named like ours,
+# so they are never installed: the tests that compare with them or switch a
+# database from them to us unpack them into private trees
+# (test/perl/OriginalStack.pm).
+PGQ_ORIGINAL_PACKAGES="postgresql-15-pgq3 postgresql-15-pgq-node postgresql-15-londiste-sql"
 
 pgq_say()
 {
@@ -51,6 +56,20 @@ pgq_install_packages()
 	DEBIAN_FRONTEND=noninteractive apt-get update -q &&
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 			--no-install-recommends "${missing[@]}"
+}
+
+# Download the original server packages into directory $1 (as root; apt's
+# sandbox user must be able to write there).  Without root, the directory
+# named by PGQ_ORIGINAL_DEBS is used as it is, if any.
+pgq_download_originals()
+{
+	if ! pgq_is_root; then
+		return 0
+	fi
+	chown _apt "$1" 2>/dev/null
+	(cd "$1" && apt-get download -q $PGQ_ORIGINAL_PACKAGES) ||
+		(DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+			cd "$1" && apt-get download -q $PGQ_ORIGINAL_PACKAGES)
 }
 
 # Create a scratch directory under /tmp that the user running the servers
