@@ -73,7 +73,8 @@ DATA_built = \
 	$(foreach c,$(COMPANIONS),$(call companion_script,$(c))) \
 	$(foreach t,$(UPDATE_TEMPLATES),$(call update_script,$(t)))
 
-PG_CPPFLAGS = -Isrc/pgq -Isrc/ticker
+# The in-server ticker serves only databases whose pgq has this version.
+PG_CPPFLAGS = -Isrc/pgq -Isrc/ticker -DPGQ_EXTENSION_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 
 # pg_regress: every sql/*.sql in name order, in one database that already
