@@ -237,6 +237,8 @@ pgq_worker_state_name(PgqWorkerState state)
 			return "stopping";
 		case PGQ_WORKER_NO_EXTENSION:
 			return "no extension";
+		case PGQ_WORKER_OTHER_VERSION:
+			return "waiting for ALTER EXTENSION pgq UPDATE";
 		case PGQ_WORKER_RESTARTING:
 			return "restarting";
 		case PGQ_WORKER_NO_BGWORKER:

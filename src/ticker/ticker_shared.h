@@ -66,6 +66,7 @@ typedef enum PgqWorkerState
 	PGQ_WORKER_MAINT,			/* rotation, extra maintenance, vacuum */
 	PGQ_WORKER_STOPPING,		/* asked to exit; not restarted */
 	PGQ_WORKER_NO_EXTENSION,	/* exited: pgq is not installed there */
+	PGQ_WORKER_OTHER_VERSION,	/* pgq there is not this library's version */
 	PGQ_WORKER_RESTARTING,		/* exited unexpectedly; restart pending */
 	PGQ_WORKER_NO_BGWORKER		/* no free background worker slot */
 } PgqWorkerState;

@@ -52,6 +52,13 @@
  * stop by the launcher or a DROP DATABASE, at shutdown, when the ticker is
  * disabled, and when the pgq extension is not (or no longer) installed.
  *
+ * A database whose pgq has another version than this library (the
+ * original PgQ 3.5 after our packages replaced it, before ALTER EXTENSION
+ * pgq UPDATE) is left alone: its functions may need the original's
+ * libraries, which are gone, and its tables need not be what our tick code
+ * expects.  The worker logs that once, then only looks at the version
+ * every pgq.ticker_period until it is ours, and starts from there.
+ *
  * src/ticker/worker.c
  *
  *-------------------------------------------------------------------------
@@ -62,6 +69,10 @@
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/namespace.h"
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type_d.h"
 #include "commands/extension.h"
@@ -78,6 +89,7 @@
 #include "storage/latch.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -147,10 +159,18 @@ typedef struct MaintOp
 } MaintOp;
 
 /* Arguments and results of the units of work */
+/* What a database has of the pgq extension */
+typedef enum ExtensionState
+{
+	EXTENSION_ABSENT,
+	EXTENSION_OTHER_VERSION,
+	EXTENSION_CURRENT
+} ExtensionState;
+
 typedef struct ReadQueuesArgs
 {
 	List	   *queues;
-	bool		no_extension;
+	ExtensionState extension;
 	int32		max_queue_id;
 } ReadQueuesArgs;
 
@@ -191,7 +211,8 @@ static void worker_detach(int code, Datum arg);
 static void set_state(PgqWorkerState state);
 static void exit_quietly(PgqWorkerState state) pg_attribute_noreturn();
 static void stop_if_asked(void);
-static bool extension_present(void);
+static ExtensionState extension_state(char **version);
+static bool extension_ready(void);
 static void report_failure(const char *what, ErrorData *edata);
 static Oid	ticker_role(bool for_maintenance);
 static Oid	tick_rights(void);
@@ -286,17 +307,92 @@ stop_if_asked(void)
 	}
 }
 
-static bool
-extension_present(void)
+/*
+ * Whether pgq is installed in our database, and with this library's
+ * version.  Runs in the caller's transaction; *version, if wanted, gets
+ * the installed version in round_cxt (NULL when absent).
+ */
+static ExtensionState
+extension_state(char **version)
 {
-	bool		present;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	ExtensionState state = EXTENSION_ABSENT;
+
+	if (version)
+		*version = NULL;
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("pgq"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+		char	   *installed = isnull ? "" : TextDatumGetCString(d);
+
+		state = strcmp(installed, PGQ_EXTENSION_VERSION) == 0 ?
+			EXTENSION_CURRENT : EXTENSION_OTHER_VERSION;
+		if (version)
+			*version = MemoryContextStrdup(round_cxt, installed);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return state;
+}
+
+/* extension_state() in a transaction of its own */
+static ExtensionState
+extension_state_now(char **version)
+{
+	ExtensionState state;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	present = OidIsValid(get_extension_oid("pgq", true));
+	state = extension_state(version);
 	CommitTransactionCommand();
 	MemoryContextSwitchTo(round_cxt);
-	return present;
+	return state;
+}
+
+/*
+ * Whether the worker may serve its database now.  Leaves quietly when pgq
+ * is gone.  Another version is logged once per worker, and the start of
+ * service once it has been updated.
+ */
+static bool
+extension_ready(void)
+{
+	static bool waiting = false;
+	ExtensionState state;
+	char	   *version;
+
+	state = extension_state_now(&version);
+	if (state == EXTENSION_ABSENT)
+		exit_quietly(PGQ_WORKER_NO_EXTENSION);
+	if (state == EXTENSION_OTHER_VERSION)
+	{
+		if (!waiting)
+			ereport(LOG,
+					(errmsg("pgq ticker is waiting for extension pgq to be updated in database \"%s\"",
+							NameStr(my_slot->datname)),
+					 errdetail("The database has pgq version %s, the ticker needs version %s.",
+							   version, PGQ_EXTENSION_VERSION),
+					 errhint("Run ALTER EXTENSION pgq UPDATE in that database.")));
+		waiting = true;
+		set_state(PGQ_WORKER_OTHER_VERSION);
+		return false;
+	}
+	if (waiting)
+		ereport(LOG,
+				(errmsg("pgq ticker starts in database \"%s\" with pgq version %s",
+						NameStr(my_slot->datname), version)));
+	waiting = false;
+	return true;
 }
 
 /*
@@ -309,7 +405,7 @@ report_failure(const char *what, ErrorData *edata)
 {
 	if (ShutdownRequestPending || my_slot->stop_requested)
 		exit_quietly(PGQ_WORKER_STOPPING);
-	if (!extension_present())
+	if (extension_state_now(NULL) == EXTENSION_ABSENT)
 		exit_quietly(PGQ_WORKER_NO_EXTENSION);
 
 	ereport(WARNING,
@@ -555,8 +651,8 @@ read_queues_unit(void *arg)
 
 	result->queues = NIL;
 	result->max_queue_id = 0;
-	result->no_extension = !OidIsValid(get_extension_oid("pgq", true));
-	if (result->no_extension)
+	result->extension = extension_state(NULL);
+	if (result->extension != EXTENSION_CURRENT)
 		return;
 
 	nestlevel = enter_role(tick_rights());
@@ -1020,6 +1116,7 @@ pgq_ticker_worker_main(Datum main_arg)
 	TimestampTz next_retry = 0;
 	TimestampTz next_maint = 0;
 	TimestampTz read_failed_until = 0;
+	bool		serving = false;
 	HASHCTL		ctl;
 
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
@@ -1092,6 +1189,21 @@ pgq_ticker_worker_main(Datum main_arg)
 		MemoryContextReset(round_cxt);
 		stop_if_asked();
 
+		/* nothing at all runs until the database has our pgq */
+		if (!serving)
+		{
+			serving = extension_ready();
+			if (!serving)
+			{
+				(void) WaitLatch(MyLatch,
+								 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 pgq_ticker_period, PG_WAIT_EXTENSION);
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
+				continue;
+			}
+		}
+
 		now = GetCurrentTimestamp();
 		if (now >= next_retry)
 		{
@@ -1121,8 +1233,13 @@ pgq_ticker_worker_main(Datum main_arg)
 			}
 			else
 			{
-				if (rq.no_extension)
+				if (rq.extension == EXTENSION_ABSENT)
 					exit_quietly(PGQ_WORKER_NO_EXTENSION);
+				if (rq.extension == EXTENSION_OTHER_VERSION)
+				{
+					serving = false;
+					continue;
+				}
 				expire_backoffs(GetCurrentTimestamp());
 				if (tick_round(rq.queues, GetCurrentTimestamp()))
 					continue;
