@@ -8,10 +8,11 @@
 --
 -- Lock order (functions_admin.sql, before pgq.register_consumer_at): the
 -- queue row, consumer names, subscription rows (the main consumer's before
--- its members'), retry rows.  Registration, which locks consumer names, is
--- therefore done before any subscription row is locked here, and every
--- function that changes a member locks the main consumer's row first: that
--- row serialises the whole group, so two members never hand out the same
+-- its members'), retry rows.  Every function here share-locks the queue
+-- row before any subscription row, registration locks both consumer names
+-- before any subscription row, and every function that takes, moves or
+-- removes a member's batch locks the main consumer's row first: that row
+-- serialises the whole group, so two members never hand out the same
 -- batch and a member never disappears under a session taking over its
 -- batch.
 
@@ -31,8 +32,37 @@ DECLARE
     v_main record;
     v_new integer;
 BEGIN
-    PERFORM pgq.register_consumer(i_queue_name, i_consumer_name);
-    v_new := pgq.register_consumer(i_queue_name, v_member);
+    -- pgq.register_consumer locks a consumer name and then its
+    -- subscription, so calling it for the two consumers in turn would lock
+    -- the second name after the first subscription row.  The names that
+    -- exist are therefore locked here first.  A member without a
+    -- subscription is registered before the consumer: a name it lacks is
+    -- then created, and its row inserted (unseen by others), before the
+    -- consumer's row is locked.  An existing member comes after the
+    -- consumer, whose row goes first.  A missing queue or a NULL name is
+    -- left for pgq.register_consumer to report.
+    PERFORM 1
+       FROM pgq.queue q
+      WHERE q.queue_name OPERATOR(pg_catalog.=) i_queue_name
+        FOR NO KEY UPDATE;
+    PERFORM 1
+       FROM pgq.consumer c
+      WHERE c.co_name OPERATOR(pg_catalog.=) ANY (ARRAY[i_consumer_name, v_member])
+      ORDER BY c.co_name
+        FOR NO KEY UPDATE;
+    PERFORM 1
+       FROM pgq.subscription s
+       JOIN pgq.queue q ON q.queue_id OPERATOR(pg_catalog.=) s.sub_queue
+       JOIN pgq.consumer c ON c.co_id OPERATOR(pg_catalog.=) s.sub_consumer
+      WHERE q.queue_name OPERATOR(pg_catalog.=) i_queue_name
+        AND c.co_name OPERATOR(pg_catalog.=) v_member;
+    IF FOUND THEN
+        PERFORM pgq.register_consumer(i_queue_name, i_consumer_name);
+        v_new := pgq.register_consumer(i_queue_name, v_member);
+    ELSE
+        v_new := pgq.register_consumer(i_queue_name, v_member);
+        PERFORM pgq.register_consumer(i_queue_name, i_consumer_name);
+    END IF;
     IF v_new OPERATOR(pg_catalog.=) 1 THEN
         SELECT s.sub_queue, s.sub_id INTO v_main
           FROM pgq.subscription s
@@ -297,6 +327,16 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- The queue row first, as everywhere else: a member that finishes and
+    -- then takes its next batch in one transaction would otherwise hold
+    -- its subscription row, which drop_queue waits for after locking the
+    -- queue row that next_batch then needs.
+    PERFORM 1
+       FROM pgq.queue q
+      WHERE q.queue_id OPERATOR(pg_catalog.=)
+            (SELECT s.sub_queue FROM pgq.subscription s
+              WHERE s.sub_batch OPERATOR(pg_catalog.=) i_batch_id)
+        FOR KEY SHARE;
     UPDATE pgq.subscription s
        SET sub_active = pg_catalog.now(), sub_last_tick = NULL,
            sub_next_tick = NULL, sub_batch = NULL
