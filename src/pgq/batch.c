@@ -70,20 +70,9 @@ typedef struct BatchInfo
 	PgqSnapshot *end;			/* snapshot of the batch's last tick */
 } BatchInfo;
 
-/* One tick as returned by next_batch_custom */
-typedef struct BatchTick
-{
-	int64		tick_id;
-	TimestampTz tick_time;
-	int64		event_seq;
-} BatchTick;
-
 static SPIPlanPtr plan_load_batch = NULL;
 
 static bool load_batch(int64 batch_id, BatchInfo *batch);
-static bool read_tick(int32 queue_id, int64 tick_id, BatchTick *tick);
-static bool choose_end_tick(int32 queue_id, const BatchTick *start,
-							FunctionCallInfo fcinfo, BatchTick *end);
 static int	batch_tables(const BatchInfo *batch, char **tables);
 static bool lock_batch_tables(const BatchInfo *batch);
 static bool lock_row(SPIPlanPtr plan, Datum *args, const char *nulls,
@@ -392,9 +381,10 @@ batch_id_arg(FunctionCallInfo fcinfo)
 
 /*
  * Read one tick of the queue into *tick; false if there is no such tick.
+ * Must be called inside SPI.
  */
-static bool
-read_tick(int32 queue_id, int64 tick_id, BatchTick *tick)
+bool
+pgq_read_tick(int32 queue_id, int64 tick_id, PgqTick *tick)
 {
 	static SPIPlanPtr plan = NULL;
 	Oid			argtypes[2] = {INT4OID, INT8OID};
@@ -420,18 +410,21 @@ read_tick(int32 queue_id, int64 tick_id, BatchTick *tick)
 }
 
 /*
- * Choose the end tick of a new batch that starts at "start".  Without
- * size or interval wishes that is simply the next tick; otherwise
+ * Choose the end tick of a new batch that starts at "start", under the
+ * conditions of next_batch_custom: fcinfo's arguments lag_arg, lag_arg + 1
+ * and lag_arg + 2 are its i_min_lag, i_min_count and i_min_interval.
+ * Without size or interval wishes that is simply the next tick; otherwise
  * pgq.find_tick_helper() decides.  Returns false if no tick qualifies.
+ * Must be called inside SPI.
  */
-static bool
-choose_end_tick(int32 queue_id, const BatchTick *start, FunctionCallInfo fcinfo,
-				BatchTick *end)
+bool
+pgq_choose_end_tick(int32 queue_id, const PgqTick *start,
+					FunctionCallInfo fcinfo, int lag_arg, PgqTick *end)
 {
 	static SPIPlanPtr plan_next = NULL;
 	static SPIPlanPtr plan_helper = NULL;
-	bool		want_count = !PG_ARGISNULL(3);
-	bool		want_interval = !PG_ARGISNULL(4);
+	bool		want_count = !PG_ARGISNULL(lag_arg + 1);
+	bool		want_interval = !PG_ARGISNULL(lag_arg + 2);
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -467,9 +460,9 @@ choose_end_tick(int32 queue_id, const BatchTick *start, FunctionCallInfo fcinfo,
 		args[1] = Int64GetDatum(start->tick_id);
 		args[2] = TimestampTzGetDatum(start->tick_time);
 		args[3] = Int64GetDatum(start->event_seq);
-		args[4] = want_count ? Int64GetDatum((int64) PG_GETARG_INT32(3)) : (Datum) 0;
+		args[4] = want_count ? Int64GetDatum((int64) PG_GETARG_INT32(lag_arg + 1)) : (Datum) 0;
 		nulls[4] = want_count ? ' ' : 'n';
-		args[5] = want_interval ? PG_GETARG_DATUM(4) : (Datum) 0;
+		args[5] = want_interval ? PG_GETARG_DATUM(lag_arg + 2) : (Datum) 0;
 		nulls[5] = want_interval ? ' ' : 'n';
 		ret = SPI_execute_plan(plan_helper, args, nulls, false, 1);
 	}
@@ -491,9 +484,9 @@ choose_end_tick(int32 queue_id, const BatchTick *start, FunctionCallInfo fcinfo,
 	 * i_min_lag: the end tick must be at least this old.  A lag too long to
 	 * measure in microseconds is never reached, as in SQL.
 	 */
-	if (!PG_ARGISNULL(2) &&
+	if (!PG_ARGISNULL(lag_arg) &&
 		pgq_usecs_between(GetCurrentTransactionStartTimestamp(), end->tick_time) <
-		pgq_interval_usecs(PG_GETARG_INTERVAL_P(2)))
+		pgq_interval_usecs(PG_GETARG_INTERVAL_P(lag_arg)))
 		return false;
 	return true;
 }
@@ -536,8 +529,8 @@ pgq_next_batch_custom(PG_FUNCTION_ARGS)
 	Datum		d;
 	bool		has_start;
 	bool		has_open_batch;
-	BatchTick	start;
-	BatchTick	end;
+	PgqTick		start;
+	PgqTick		end;
 	int64		batch_id;
 	int			ret;
 
@@ -595,7 +588,7 @@ pgq_next_batch_custom(PG_FUNCTION_ARGS)
 	d = SPI_getbinval(tup, desc, 4, &isnull);
 	end.tick_id = isnull ? 0 : DatumGetInt64(d);
 
-	if (!has_start || !read_tick(queue_id, start.tick_id, &start))
+	if (!has_start || !pgq_read_tick(queue_id, start.tick_id, &start))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("consumer \"%s\" on queue \"%s\" does not see tick %s",
@@ -607,7 +600,7 @@ pgq_next_batch_custom(PG_FUNCTION_ARGS)
 	if (has_open_batch)
 	{
 		/* a batch is open: hand it out again */
-		if (!read_tick(queue_id, end.tick_id, &end))
+		if (!pgq_read_tick(queue_id, end.tick_id, &end))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATA_CORRUPTED),
 					 errmsg("batch " INT64_FORMAT " of consumer \"%s\" on queue \"%s\" ends at missing tick " INT64_FORMAT,
@@ -615,7 +608,7 @@ pgq_next_batch_custom(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		if (!choose_end_tick(queue_id, &start, fcinfo, &end))
+		if (!pgq_choose_end_tick(queue_id, &start, fcinfo, 2, &end))
 		{
 			SPI_finish();
 			PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(result_desc, values, nulls)));

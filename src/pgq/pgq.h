@@ -53,6 +53,14 @@ typedef struct PgqQueueRow
 	char	   *event_seq;		/* "schema.sequence" of event ids */
 } PgqQueueRow;
 
+/* One tick of a queue */
+typedef struct PgqTick
+{
+	int64		tick_id;
+	TimestampTz tick_time;
+	int64		event_seq;
+} PgqTick;
+
 /* queue.c */
 extern bool pgq_lookup_queue(const char *queue_name, PgqQueueRow *row);
 extern void pgq_split_name(const char *qualified_name, char **schema, char **name);
@@ -74,5 +82,9 @@ extern bool pgq_tick_queue_if_due(const char *queue_name, int64 *tick_id);
 extern char *pgq_batch_sql(int64 batch_id, bool with_order,
 						   int32 *queue_id, int32 *sub_id);
 extern void pgq_lock_batch(int64 batch_id);
+extern bool pgq_read_tick(int32 queue_id, int64 tick_id, PgqTick *tick);
+extern bool pgq_choose_end_tick(int32 queue_id, const PgqTick *start,
+								FunctionCallInfo fcinfo, int lag_arg,
+								PgqTick *end);
 
 #endif							/* PGQ_H */

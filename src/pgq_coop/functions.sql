@@ -1,17 +1,19 @@
 -- Functions of the pgq_coop extension.
 --
 -- Those that write pgq's tables are security definer, so that pgq_reader
--- needs no rights on them, and run under a pinned search_path with every
--- name and operator qualified.  The short forms of next_batch and
+-- needs no rights on them, and run under a pinned search_path: the SQL
+-- ones qualify every name and operator, the C ones (coop.c) every name,
+-- as pgq's own C functions do.  The short forms of next_batch and
 -- next_batch_custom only fill in defaults and run with the caller's
 -- rights, as in pgq_coop 3.4.
 --
 -- Lock order (functions_admin.sql, before pgq.register_consumer_at): the
 -- queue row, consumer names, subscription rows (the main consumer's before
--- its members'), retry rows.  Registration, which locks consumer names, is
--- therefore done before any subscription row is locked here, and every
--- function that changes a member locks the main consumer's row first: that
--- row serialises the whole group, so two members never hand out the same
+-- its members'), retry rows.  Every function here share-locks the queue
+-- row before any subscription row, registration locks both consumer names
+-- before any subscription row, and every function that takes, moves or
+-- removes a member's batch locks the main consumer's row first: that row
+-- serialises the whole group, so two members never hand out the same
 -- batch and a member never disappears under a session taking over its
 -- batch.
 
@@ -31,8 +33,37 @@ DECLARE
     v_main record;
     v_new integer;
 BEGIN
-    PERFORM pgq.register_consumer(i_queue_name, i_consumer_name);
-    v_new := pgq.register_consumer(i_queue_name, v_member);
+    -- pgq.register_consumer locks a consumer name and then its
+    -- subscription, so calling it for the two consumers in turn would lock
+    -- the second name after the first subscription row.  The names that
+    -- exist are therefore locked here first.  A member without a
+    -- subscription is registered before the consumer: a name it lacks is
+    -- then created, and its row inserted (unseen by others), before the
+    -- consumer's row is locked.  An existing member comes after the
+    -- consumer, whose row goes first.  A missing queue or a NULL name is
+    -- left for pgq.register_consumer to report.
+    PERFORM 1
+       FROM pgq.queue q
+      WHERE q.queue_name OPERATOR(pg_catalog.=) i_queue_name
+        FOR NO KEY UPDATE;
+    PERFORM 1
+       FROM pgq.consumer c
+      WHERE c.co_name OPERATOR(pg_catalog.=) ANY (ARRAY[i_consumer_name, v_member])
+      ORDER BY c.co_name
+        FOR NO KEY UPDATE;
+    PERFORM 1
+       FROM pgq.subscription s
+       JOIN pgq.queue q ON q.queue_id OPERATOR(pg_catalog.=) s.sub_queue
+       JOIN pgq.consumer c ON c.co_id OPERATOR(pg_catalog.=) s.sub_consumer
+      WHERE q.queue_name OPERATOR(pg_catalog.=) i_queue_name
+        AND c.co_name OPERATOR(pg_catalog.=) v_member;
+    IF FOUND THEN
+        PERFORM pgq.register_consumer(i_queue_name, i_consumer_name);
+        v_new := pgq.register_consumer(i_queue_name, v_member);
+    ELSE
+        v_new := pgq.register_consumer(i_queue_name, v_member);
+        PERFORM pgq.register_consumer(i_queue_name, i_consumer_name);
+    END IF;
     IF v_new OPERATOR(pg_catalog.=) 1 THEN
         SELECT s.sub_queue, s.sub_id INTO v_main
           FROM pgq.subscription s
@@ -121,7 +152,8 @@ $$;
 -- else a new batch of the main consumer, which is closed on the main
 -- consumer at once so that the next member gets the batch after it.
 -- NULL when there is nothing to hand out yet.  The consumer and the member
--- are registered on first use.
+-- are registered on first use.  Every member calls this for every batch,
+-- so it is written in C (src/pgq_coop/coop.c).
 CREATE FUNCTION pgq_coop.next_batch_custom(i_queue_name text,
                                            i_consumer_name text,
                                            i_subconsumer_name text,
@@ -130,135 +162,9 @@ CREATE FUNCTION pgq_coop.next_batch_custom(i_queue_name text,
                                            i_min_interval interval,
                                            i_dead_interval interval)
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_member text := i_consumer_name OPERATOR(pg_catalog.||) '.'
-                     OPERATOR(pg_catalog.||) i_subconsumer_name;
-    v_registered bigint;
-    v_queue_id integer;
-    v_main record;
-    v_sub record;
-    v_dead record;
-    v_batch record;
-BEGIN
-    SELECT pg_catalog.count(*) INTO v_registered
-      FROM pgq.subscription s
-      JOIN pgq.queue q ON q.queue_id OPERATOR(pg_catalog.=) s.sub_queue
-      JOIN pgq.consumer c ON c.co_id OPERATOR(pg_catalog.=) s.sub_consumer
-     WHERE q.queue_name OPERATOR(pg_catalog.=) i_queue_name
-       AND c.co_name OPERATOR(pg_catalog.=) ANY (ARRAY[i_consumer_name, v_member]);
-    IF v_registered OPERATOR(pg_catalog.<) 2 THEN
-        PERFORM pgq_coop.register_subconsumer(i_queue_name, i_consumer_name,
-                                              i_subconsumer_name);
-    END IF;
-
-    SELECT q.queue_id INTO v_queue_id
-      FROM pgq.queue q
-     WHERE q.queue_name OPERATOR(pg_catalog.=) i_queue_name
-       FOR KEY SHARE;
-    SELECT s.sub_consumer, s.sub_id, s.sub_next_tick INTO v_main
-      FROM pgq.subscription s
-      JOIN pgq.consumer c ON c.co_id OPERATOR(pg_catalog.=) s.sub_consumer
-     WHERE s.sub_queue OPERATOR(pg_catalog.=) v_queue_id
-       AND c.co_name OPERATOR(pg_catalog.=) i_consumer_name
-       FOR UPDATE OF s;
-    IF NOT FOUND THEN
-        -- only a concurrent unregister_consumer or drop_queue gets here
-        RAISE EXCEPTION 'consumer "%" is not registered on queue "%"',
-                        i_consumer_name, i_queue_name
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    IF v_main.sub_next_tick IS NOT NULL THEN
-        RAISE EXCEPTION 'main consumer has batch open?'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = pg_catalog.format('Consumer "%s" took a batch with pgq.next_batch().',
-                                             i_consumer_name),
-                  HINT = 'Finish it with pgq.finish_batch(); the members of a group take batches only through pgq_coop.';
-    END IF;
-
-    SELECT s.sub_consumer, s.sub_id, s.sub_batch INTO v_sub
-      FROM pgq.subscription s
-      JOIN pgq.consumer c ON c.co_id OPERATOR(pg_catalog.=) s.sub_consumer
-     WHERE s.sub_queue OPERATOR(pg_catalog.=) v_queue_id
-       AND c.co_name OPERATOR(pg_catalog.=) v_member
-       FOR UPDATE OF s;
-    IF NOT FOUND THEN
-        -- only a concurrent unregister_subconsumer gets here
-        RAISE EXCEPTION 'subconsumer "%" is not registered on queue "%"',
-                        v_member, i_queue_name
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    -- Its retry events would go to another sub_id than its batches'.
-    IF v_sub.sub_id OPERATOR(pg_catalog.<>) v_main.sub_id THEN
-        RAISE EXCEPTION 'consumer "%" is not a subconsumer of "%"',
-                        v_member, i_consumer_name
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'It was registered as a plain consumer; unregister it with pgq.unregister_consumer() first.';
-    END IF;
-
-    IF v_sub.sub_batch IS NOT NULL THEN
-        UPDATE pgq.subscription s
-           SET sub_active = pg_catalog.now()
-         WHERE s.sub_queue OPERATOR(pg_catalog.=) v_queue_id
-           AND s.sub_consumer OPERATOR(pg_catalog.=) v_sub.sub_consumer;
-        RETURN v_sub.sub_batch;
-    END IF;
-
-    IF i_dead_interval IS NOT NULL THEN
-        -- Dead members holding a batch first: their events are what the
-        -- group is waiting for.  An idle dead member is just removed.
-        SELECT s.sub_consumer, s.sub_batch, s.sub_last_tick, s.sub_next_tick
-          INTO v_dead
-          FROM pgq.subscription s
-         WHERE s.sub_queue OPERATOR(pg_catalog.=) v_queue_id
-           AND s.sub_id OPERATOR(pg_catalog.=) v_main.sub_id
-           AND s.sub_consumer OPERATOR(pg_catalog.<>) v_main.sub_consumer
-           AND s.sub_consumer OPERATOR(pg_catalog.<>) v_sub.sub_consumer
-           AND s.sub_active OPERATOR(pg_catalog.<)
-               (pg_catalog.now() OPERATOR(pg_catalog.-) i_dead_interval)
-         ORDER BY s.sub_batch IS NULL, s.sub_active, s.sub_consumer
-         LIMIT 1
-           FOR UPDATE OF s;
-        IF FOUND THEN
-            DELETE FROM pgq.subscription s
-             WHERE s.sub_queue OPERATOR(pg_catalog.=) v_queue_id
-               AND s.sub_consumer OPERATOR(pg_catalog.=) v_dead.sub_consumer;
-            IF v_dead.sub_batch IS NOT NULL THEN
-                UPDATE pgq.subscription s
-                   SET sub_batch = v_dead.sub_batch,
-                       sub_last_tick = v_dead.sub_last_tick,
-                       sub_next_tick = v_dead.sub_next_tick,
-                       sub_active = pg_catalog.now()
-                 WHERE s.sub_queue OPERATOR(pg_catalog.=) v_queue_id
-                   AND s.sub_consumer OPERATOR(pg_catalog.=) v_sub.sub_consumer;
-                RETURN v_dead.sub_batch;
-            END IF;
-        END IF;
-    END IF;
-
-    SELECT b.batch_id, b.cur_tick_id, b.prev_tick_id INTO v_batch
-      FROM pgq.next_batch_custom(i_queue_name, i_consumer_name, i_min_lag,
-                                 i_min_count, i_min_interval) b;
-    IF v_batch.batch_id IS NULL THEN
-        RETURN NULL;
-    END IF;
-    UPDATE pgq.subscription s
-       SET sub_last_tick = s.sub_next_tick, sub_next_tick = NULL,
-           sub_batch = NULL, sub_active = pg_catalog.now()
-     WHERE s.sub_queue OPERATOR(pg_catalog.=) v_queue_id
-       AND s.sub_consumer OPERATOR(pg_catalog.=) v_main.sub_consumer;
-    UPDATE pgq.subscription s
-       SET sub_batch = v_batch.batch_id,
-           sub_last_tick = v_batch.prev_tick_id,
-           sub_next_tick = v_batch.cur_tick_id,
-           sub_active = pg_catalog.now()
-     WHERE s.sub_queue OPERATOR(pg_catalog.=) v_queue_id
-       AND s.sub_consumer OPERATOR(pg_catalog.=) v_sub.sub_consumer;
-    RETURN v_batch.batch_id;
-END
-$$;
+AS 'MODULE_PATHNAME', 'pgq_coop_next_batch_custom'
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION pgq_coop.next_batch_custom(i_queue_name text,
                                            i_consumer_name text,
@@ -290,24 +196,13 @@ RETURN pgq_coop.next_batch_custom(i_queue_name, i_consumer_name,
 
 -- Close a member's batch; the member goes back to having no position.
 -- An unknown or already finished batch is a WARNING and 0, not an error,
--- as with pgq.finish_batch: clients finish again after reconnecting.
+-- as with pgq.finish_batch: clients finish again after reconnecting.  In C
+-- (src/pgq_coop/coop.c) like next_batch_custom.
 CREATE FUNCTION pgq_coop.finish_batch(i_batch_id bigint)
 RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    UPDATE pgq.subscription s
-       SET sub_active = pg_catalog.now(), sub_last_tick = NULL,
-           sub_next_tick = NULL, sub_batch = NULL
-     WHERE s.sub_batch OPERATOR(pg_catalog.=) i_batch_id;
-    IF NOT FOUND THEN
-        RAISE WARNING 'coop_finish_batch: batch % not found', i_batch_id;
-        RETURN 0;
-    END IF;
-    RETURN 1;
-END
-$$;
+AS 'MODULE_PATHNAME', 'pgq_coop_finish_batch'
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION pgq_coop.version()
 RETURNS text
