@@ -24,7 +24,13 @@ use Time::HiRes qw(usleep);
 
 our @EXPORT = qw(londiste_member londiste_run londiste_ok tune_queue
   start_worker stop_worker kill_worker worker_pid start_pgqd stop_pgqd
-  table_digest wait_tables_equal mask_output log_problems stop_all_daemons);
+  table_digest wait_tables_equal mask_output log_problems stop_all_daemons
+  kill9_postmaster);
+
+# postgresql.conf lines for the clusters: each londiste worker keeps a few
+# connections, and its copy processes and admin commands add more, beyond
+# the test framework's default of 10.
+our $SERVER_CONF = "max_connections = 60\n";
 
 my $LONDISTE = '/usr/bin/londiste';
 my $PGQD     = '/usr/bin/pgqd';
@@ -189,6 +195,30 @@ sub kill_worker
 	wait_for(sub { !kill(0, $pid) })
 	  or die "the worker of $m->{name} (pid $pid) survived SIGKILL";
 	return $pid;
+}
+
+# kill -9 the postmaster of $node and wait until its children (whose
+# process titles start with the cluster name) have noticed and exited, so
+# that the data directory can be started again.
+sub kill9_postmaster
+{
+	my ($node) = @_;
+	my $postmaster = $node->{_pid};
+	my $title = 'postgres: ' . $node->name . ': ';
+	$node->kill9;
+	wait_for(
+		sub {
+			return 0 if kill(0, $postmaster);
+			foreach my $cmdline (glob('/proc/[0-9]*/cmdline'))
+			{
+				open(my $fh, '<', $cmdline) or next;
+				my $line = <$fh> // '';
+				close($fh);
+				return 0 if index($line, $title) == 0;
+			}
+			return 1;
+		}) or die "children of the killed postmaster of " . $node->name . " stay";
+	return;
 }
 
 # pgqd ticking and maintaining databases @dbs of $node (the original

@@ -97,7 +97,7 @@ sub admin_outputs
 	return \%out;
 }
 
-my $node = preloaded_node('ours');
+my $node = preloaded_node('ours', $LondisteTest::SERVER_CONF);
 my $dir  = PostgreSQL::Test::Utils::tempdir;
 make_databases($node);
 my ($root, $leaf) = build_root_leaf($node, $dir, 'ours');
@@ -168,6 +168,7 @@ SKIP:
 	my $orig = PostgreSQL::Test::Cluster->new('orig',
 		install_path => make_tree($treedir));
 	$orig->init;
+	$orig->append_conf('postgresql.conf', $LondisteTest::SERVER_CONF);
 	$orig->start;
 	my $odir = PostgreSQL::Test::Utils::tempdir;
 	make_databases($orig);
