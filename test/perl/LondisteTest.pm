@@ -24,8 +24,7 @@ use Time::HiRes qw(usleep);
 
 our @EXPORT = qw(londiste_member londiste_run londiste_ok tune_queue
   start_worker stop_worker kill_worker worker_pid start_pgqd stop_pgqd
-  table_digest wait_tables_equal mask_output log_problems stop_all_daemons
-  kill9_postmaster);
+  table_digest wait_tables_equal mask_output log_problems kill9_postmaster);
 
 # postgresql.conf lines for the clusters: each londiste worker keeps a few
 # connections, and its copy processes and admin commands add more, beyond
