@@ -67,7 +67,7 @@ RETURNS oid
 AS $$
 DECLARE
     v_name record;
-    v_oid oid;
+    v_oid pg_catalog.oid;
 BEGIN
     v_name := londiste.split_fqname(i_fqname);
     SELECT c.oid INTO v_oid
@@ -102,7 +102,7 @@ CREATE FUNCTION londiste.find_column_types(tbl text)
 RETURNS text
 AS $$
 DECLARE
-    v_oid oid := londiste.find_table_oid(tbl);
+    v_oid pg_catalog.oid := londiste.find_table_oid(tbl);
 BEGIN
     RETURN COALESCE(
         (SELECT pg_catalog.string_agg(
@@ -224,7 +224,7 @@ BEGIN
           LEFT JOIN LATERAL (
                 SELECT cc.copy_role, cc.copy_pos
                   FROM londiste._coordinate_copy(t.queue_name, t.table_name) cc
-                 WHERE t.merge_state OPERATOR(pg_catalog.=) ANY ('{in-copy,catching-up}'::text[])
+                 WHERE t.merge_state OPERATOR(pg_catalog.=) ANY ('{in-copy,catching-up}'::pg_catalog.text[])
                ) c ON true
          WHERE t.queue_name OPERATOR(pg_catalog.=) i_queue_name
          ORDER BY t.nr, t.table_name;
@@ -245,11 +245,11 @@ CREATE FUNCTION londiste._coordinate_copy(i_queue_name text, i_table_name text,
                                           OUT copy_pos integer)
 AS $$
 DECLARE
-    v_state text;
-    v_ddl text;
-    v_first text;       -- first local sibling queue
-    v_first_ddl text;   -- first local sibling queue holding dropped DDL
-    v_lead text;
+    v_state pg_catalog.text;
+    v_ddl pg_catalog.text;
+    v_first pg_catalog.text;       -- first local sibling queue
+    v_first_ddl pg_catalog.text;   -- first local sibling queue holding dropped DDL
+    v_lead pg_catalog.text;
     v_parts integer;    -- local siblings
     v_done integer;     -- local siblings past their copy
 BEGIN
@@ -337,11 +337,11 @@ BEGIN
              ORDER BY 1, 2;
     ELSE
         RETURN QUERY
-            SELECT 'S'::text, s.seq_name
+            SELECT 'S'::pg_catalog.text, s.seq_name
               FROM londiste.seq_info s
              WHERE s.queue_name OPERATOR(pg_catalog.=) i_queue_name AND NOT s.local
             UNION ALL
-            SELECT 'r'::text, t.table_name
+            SELECT 'r'::pg_catalog.text, t.table_name
               FROM londiste.table_info t
              WHERE t.queue_name OPERATOR(pg_catalog.=) i_queue_name AND NOT t.local
              ORDER BY 1, 2;
@@ -361,7 +361,7 @@ CREATE FUNCTION londiste.local_add_seq(i_queue_name text, i_seq_name text,
                                        OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
-    v_fq text := londiste.make_fqname(i_seq_name);
+    v_fq pg_catalog.text := londiste.make_fqname(i_seq_name);
     v_seq record;
 BEGIN
     IF londiste.find_seq_oid(v_fq) IS NULL THEN
@@ -416,7 +416,7 @@ CREATE FUNCTION londiste.local_remove_seq(i_queue_name text, i_seq_name text,
                                           OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
-    v_fq text := londiste.make_fqname(i_seq_name);
+    v_fq pg_catalog.text := londiste.make_fqname(i_seq_name);
 BEGIN
     IF pgq_node.is_root_node(i_queue_name) THEN
         SELECT r.ret_code, r.ret_note INTO ret_code, ret_note
@@ -444,8 +444,8 @@ CREATE FUNCTION londiste.global_update_seq(i_queue_name text, i_seq_name text,
                                            OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
-    v_node_type text;
-    v_fq text;
+    v_node_type pg_catalog.text;
+    v_fq pg_catalog.text;
     v_local boolean;
 BEGIN
     SELECT n.node_type INTO v_node_type
@@ -488,7 +488,7 @@ CREATE FUNCTION londiste.global_remove_seq(i_queue_name text, i_seq_name text,
                                            OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
-    v_fq text := londiste.make_fqname(i_seq_name);
+    v_fq pg_catalog.text := londiste.make_fqname(i_seq_name);
 BEGIN
     DELETE FROM londiste.seq_info
      WHERE queue_name OPERATOR(pg_catalog.=) i_queue_name
@@ -515,7 +515,7 @@ CREATE FUNCTION londiste.root_check_seqs(i_queue_name text, i_buffer bigint,
 AS $$
 DECLARE
     v_buffer bigint := i_buffer;
-    v_node_type text;
+    v_node_type pg_catalog.text;
     v_seq record;
     v_value bigint;
     v_publish bigint;
@@ -553,7 +553,7 @@ BEGIN
         IF (v_value OPERATOR(pg_catalog.+) v_buffer) OPERATOR(pg_catalog.>=) v_seq.last_value THEN
             v_publish := v_value OPERATOR(pg_catalog.+) (v_buffer OPERATOR(pg_catalog.*) 3);
             PERFORM pgq.insert_event(i_queue_name, 'londiste.update-seq',
-                                     v_publish::text, v_seq.seq_name,
+                                     v_publish::pg_catalog.text, v_seq.seq_name,
                                      NULL, NULL, NULL);
             UPDATE londiste.seq_info SET last_value = v_publish
              WHERE queue_name OPERATOR(pg_catalog.=) i_queue_name
@@ -621,33 +621,33 @@ CREATE FUNCTION londiste.create_trigger(i_queue_name text, i_table_name text,
                                         OUT trigger_name text)
 AS $$
 DECLARE
-    v_arg text;
-    v_flags text := '';
-    v_args text[] := '{}';      -- quoted trigger arguments
-    v_deny text[] := '{}';
+    v_arg pg_catalog.text;
+    v_flags pg_catalog.text := '';
+    v_args pg_catalog.text[] := '{}';      -- quoted trigger arguments
+    v_deny pg_catalog.text[] := '{}';
     v_skip boolean := false;
     v_has_extra1 boolean := false;
-    v_name text;
-    v_truncate_name text;
-    v_timing text := 'AFTER';
-    v_func text := 'pgq.logutriga';
-    v_events text[] := '{}';
-    v_table_oid oid;
-    v_qtable text;
+    v_name pg_catalog.text;
+    v_truncate_name pg_catalog.text;
+    v_timing pg_catalog.text := 'AFTER';
+    v_func pg_catalog.text := 'pgq.logutriga';
+    v_events pg_catalog.text[] := '{}';
+    v_table_oid pg_catalog.oid;
+    v_qtable pg_catalog.text;
     v_skip_count bigint;
-    v_skip_name text;
+    v_skip_name pg_catalog.text;
 BEGIN
-    FOREACH v_arg IN ARRAY COALESCE(i_trg_args, '{}'::text[]) LOOP
+    FOREACH v_arg IN ARRAY COALESCE(i_trg_args, '{}'::pg_catalog.text[]) LOOP
         IF pg_catalog.starts_with(v_arg, 'tgflags=') THEN
             v_flags := pg_catalog.concat(v_flags, pg_catalog.upper(pg_catalog.substr(v_arg, 9)));
-        ELSIF v_arg OPERATOR(pg_catalog.=) ANY ('{no_triggers,virtual_table}'::text[]) THEN
+        ELSIF v_arg OPERATOR(pg_catalog.=) ANY ('{no_triggers,virtual_table}'::pg_catalog.text[]) THEN
             ret_code := 201;
             ret_note := 'Trigger not created';
             RETURN;
         ELSIF pg_catalog.lower(v_arg) OPERATOR(pg_catalog.=) 'skip' THEN
             v_skip := true;
         ELSIF v_arg OPERATOR(pg_catalog.<>) ALL
-                ('{expect_sync,skip_truncate,merge_all,no_merge}'::text[]) THEN
+                ('{expect_sync,skip_truncate,merge_all,no_merge}'::pg_catalog.text[]) THEN
             IF pg_catalog.starts_with(v_arg, 'ev_extra1=') THEN
                 v_has_extra1 := true;
             END IF;
@@ -676,15 +676,15 @@ BEGIN
         v_func := 'pgq.sqltriga';
     END IF;
     IF pg_catalog.strpos(v_flags, 'I') OPERATOR(pg_catalog.>) 0 THEN
-        v_events := pg_catalog.array_append(v_events, 'INSERT'::text);
+        v_events := pg_catalog.array_append(v_events, 'INSERT'::pg_catalog.text);
     END IF;
     IF pg_catalog.strpos(v_flags, 'U') OPERATOR(pg_catalog.>) 0 THEN
-        v_events := pg_catalog.array_append(v_events, 'UPDATE'::text);
+        v_events := pg_catalog.array_append(v_events, 'UPDATE'::pg_catalog.text);
     END IF;
     IF pg_catalog.strpos(v_flags, 'D') OPERATOR(pg_catalog.>) 0 THEN
-        v_events := pg_catalog.array_append(v_events, 'DELETE'::text);
+        v_events := pg_catalog.array_append(v_events, 'DELETE'::pg_catalog.text);
     END IF;
-    IF v_events OPERATOR(pg_catalog.=) '{}'::text[] THEN
+    IF v_events OPERATOR(pg_catalog.=) '{}'::pg_catalog.text[] THEN
         v_events := '{INSERT,UPDATE,DELETE}';
     END IF;
     IF pg_catalog.strpos(v_flags, 'S') OPERATOR(pg_catalog.>) 0 THEN
@@ -719,7 +719,7 @@ BEGIN
           INTO v_skip_count, v_skip_name
           FROM pg_catalog.pg_trigger t
          WHERE t.tgrelid OPERATOR(pg_catalog.=) v_table_oid
-           AND pg_catalog.position(t.tgargs, E'\\000SKIP\\000'::bytea) OPERATOR(pg_catalog.>) 0;
+           AND pg_catalog.position(t.tgargs, E'\\000SKIP\\000'::pg_catalog.bytea) OPERATOR(pg_catalog.>) 0;
     END IF;
     IF v_timing OPERATOR(pg_catalog.=) 'AFTER' AND v_skip_count OPERATOR(pg_catalog.>) 0 THEN
         ret_code := 403;
@@ -786,23 +786,23 @@ CREATE FUNCTION londiste.local_add_table(i_queue_name text, i_table_name text,
                                          OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
-    v_arg text;
+    v_arg pg_catalog.text;
     v_expect_sync boolean := false;
     v_merge_all boolean := false;
     v_no_merge boolean := false;
     v_virtual boolean := false;
-    v_attrs text := i_table_attrs;
-    v_fq text;
-    v_dest text;
-    v_desc text;
+    v_attrs pg_catalog.text := i_table_attrs;
+    v_fq pg_catalog.text;
+    v_dest pg_catalog.text;
+    v_desc pg_catalog.text;
     v_node record;
     v_tbl record;
-    v_state text;
+    v_state pg_catalog.text;
     v_sibling record;
-    v_combined text;
+    v_combined pg_catalog.text;
     v_trg record;
 BEGIN
-    FOREACH v_arg IN ARRAY COALESCE(i_trg_args, '{}'::text[]) LOOP
+    FOREACH v_arg IN ARRAY COALESCE(i_trg_args, '{}'::pg_catalog.text[]) LOOP
         IF v_arg OPERATOR(pg_catalog.=) 'expect_sync' THEN
             v_expect_sync := true;
         ELSIF v_arg OPERATOR(pg_catalog.=) 'skip_truncate' THEN
@@ -961,7 +961,7 @@ BEGIN
           FROM pgq_node.node_info n
           JOIN pgq_node.node_info c ON c.queue_name OPERATOR(pg_catalog.=) n.combined_queue
          WHERE n.queue_name OPERATOR(pg_catalog.=) i_queue_name
-           AND c.node_type OPERATOR(pg_catalog.=) ANY ('{root,branch}'::text[])
+           AND c.node_type OPERATOR(pg_catalog.=) ANY ('{root,branch}'::pg_catalog.text[])
            AND NOT EXISTS (SELECT 1 FROM londiste.table_info t
                             WHERE t.queue_name OPERATOR(pg_catalog.=) c.queue_name
                               AND t.table_name OPERATOR(pg_catalog.=) v_fq
@@ -1009,7 +1009,7 @@ AS $$
 BEGIN
     SELECT a.ret_code, a.ret_note INTO ret_code, ret_note
       FROM londiste.local_add_table(i_queue_name, i_table_name, i_trg_args,
-                                    NULL::text) a;
+                                    NULL::pg_catalog.text) a;
 END
 $$ LANGUAGE plpgsql;
 
@@ -1018,7 +1018,7 @@ CREATE FUNCTION londiste.local_add_table(i_queue_name text, i_table_name text,
 AS $$
 BEGIN
     SELECT a.ret_code, a.ret_note INTO ret_code, ret_note
-      FROM londiste.local_add_table(i_queue_name, i_table_name, NULL::text[]) a;
+      FROM londiste.local_add_table(i_queue_name, i_table_name, NULL::pg_catalog.text[]) a;
 END
 $$ LANGUAGE plpgsql STRICT;
 
@@ -1031,8 +1031,8 @@ CREATE FUNCTION londiste.local_change_handler(i_queue_name text, i_table_name te
 AS $$
 DECLARE
     v_node record;
-    v_dest text;
-    v_desc text;
+    v_dest pg_catalog.text;
+    v_desc pg_catalog.text;
     v_trg record;
 BEGIN
     SELECT * INTO v_node FROM pgq_node.get_node_info(i_queue_name);
@@ -1082,11 +1082,11 @@ CREATE FUNCTION londiste.local_remove_table(i_queue_name text, i_table_name text
                                             OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
-    v_fq text := londiste.make_fqname(i_table_name);
-    v_qtable text := londiste.quote_fqname(v_fq);
-    v_oid oid := londiste.find_table_oid(i_table_name);
+    v_fq pg_catalog.text := londiste.make_fqname(i_table_name);
+    v_qtable pg_catalog.text := londiste.quote_fqname(v_fq);
+    v_oid pg_catalog.oid := londiste.find_table_oid(i_table_name);
     v_tbl record;
-    v_seq text;
+    v_seq pg_catalog.text;
 BEGIN
     SELECT t.local, t.dropped_ddl INTO v_tbl
       FROM londiste.table_info t
@@ -1118,7 +1118,7 @@ BEGIN
               FROM pg_catalog.pg_attribute a
               JOIN pg_catalog.pg_class s
                 ON s.oid OPERATOR(pg_catalog.=)
-                   pg_catalog.pg_get_serial_sequence(v_qtable, a.attname)::pg_catalog.regclass::oid
+                   pg_catalog.pg_get_serial_sequence(v_qtable, a.attname)::pg_catalog.regclass::pg_catalog.oid
               JOIN pg_catalog.pg_namespace sn ON sn.oid OPERATOR(pg_catalog.=) s.relnamespace
              WHERE a.attrelid OPERATOR(pg_catalog.=) v_oid
                AND a.attnum OPERATOR(pg_catalog.>) 0
@@ -1150,8 +1150,8 @@ CREATE FUNCTION londiste.global_add_table(i_queue_name text, i_table_name text,
                                           OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
-    v_fq text := londiste.make_fqname(i_table_name);
-    v_combined text;
+    v_fq pg_catalog.text := londiste.make_fqname(i_table_name);
+    v_combined pg_catalog.text;
     v_added integer;
 BEGIN
     SELECT n.combined_queue INTO v_combined
@@ -1196,7 +1196,7 @@ CREATE FUNCTION londiste.global_remove_table(i_queue_name text, i_table_name tex
                                              OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
-    v_fq text := londiste.make_fqname(i_table_name);
+    v_fq pg_catalog.text := londiste.make_fqname(i_table_name);
 BEGIN
     IF NOT pgq_node.is_root_node(i_queue_name) THEN
         PERFORM londiste.local_remove_table(i_queue_name, v_fq);
@@ -1221,10 +1221,10 @@ CREATE FUNCTION londiste.drop_table_triggers(i_queue_name text, i_table_name tex
 RETURNS void
 AS $$
 DECLARE
-    v_dest text;
-    v_oid oid;
-    v_queue bytea;
-    v_trigger text;
+    v_dest pg_catalog.text;
+    v_oid pg_catalog.oid;
+    v_queue pg_catalog.bytea;
+    v_trigger pg_catalog.text;
 BEGIN
     SELECT COALESCE(t.dest_table, t.table_name) INTO v_dest
       FROM londiste.table_info t
@@ -1236,7 +1236,7 @@ BEGIN
     v_oid := londiste.find_table_oid(v_dest);
     -- tgargs holds each argument in server encoding, NUL-terminated
     v_queue := pg_catalog.decode(pg_catalog.replace(i_queue_name, E'\\', E'\\\\'), 'escape')
-               OPERATOR(pg_catalog.||) E'\\000'::bytea;
+               OPERATOR(pg_catalog.||) E'\\000'::pg_catalog.bytea;
     FOR v_trigger IN
         SELECT t.tgname
           FROM pg_catalog.pg_trigger t
@@ -1268,7 +1268,7 @@ CREATE FUNCTION londiste.local_set_table_state(i_queue_name text, i_table_name t
                                                OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
-    v_fq text := londiste.make_fqname(i_table_name);
+    v_fq pg_catalog.text := londiste.make_fqname(i_table_name);
 BEGIN
     UPDATE londiste.table_info
        SET custom_snapshot = i_snapshot, merge_state = i_merge_state
@@ -1338,12 +1338,12 @@ CREATE FUNCTION londiste.find_table_fkeys(i_table_name text)
 RETURNS SETOF londiste.pending_fkeys
 AS $$
 DECLARE
-    v_oid oid := londiste.find_table_oid(i_table_name);
+    v_oid pg_catalog.oid := londiste.find_table_oid(i_table_name);
 BEGIN
     RETURN QUERY
         SELECT pg_catalog.concat(fn.nspname, '.', f.relname),
                pg_catalog.concat(tn.nspname, '.', t.relname),
-               c.conname::text,
+               c.conname::pg_catalog.text,
                pg_catalog.format('alter table only %I.%I add constraint %I %s',
                                  fn.nspname, f.relname, c.conname,
                                  pg_catalog.pg_get_constraintdef(c.oid))
@@ -1596,7 +1596,7 @@ CREATE FUNCTION londiste.set_session_replication_role(val text, is_local boolean
 RETURNS void
 AS $$
 BEGIN
-    IF val IS NULL OR val OPERATOR(pg_catalog.<>) ALL ('{origin,replica,local}'::text[]) THEN
+    IF val IS NULL OR val OPERATOR(pg_catalog.<>) ALL ('{origin,replica,local}'::pg_catalog.text[]) THEN
         RAISE EXCEPTION 'bad value for session_replication_role';
     END IF;
     PERFORM pg_catalog.set_config('session_replication_role', val,
@@ -1623,18 +1623,18 @@ AS $$
 DECLARE
     v_parent record;
     v_part record;
-    v_qparent text;
-    v_qpart text;
-    v_parent_oid oid;
+    v_qparent pg_catalog.text;
+    v_qpart pg_catalog.text;
+    v_parent_oid pg_catalog.oid;
     v_owner pg_catalog.name;
-    v_start timestamptz;
+    v_start pg_catalog.timestamptz;
     v_grant record;
     v_trigger record;
     v_rule record;
-    v_def text;
-    v_head text;
+    v_def pg_catalog.text;
+    v_head pg_catalog.text;
     v_pos integer;
-    v_rel text;
+    v_rel pg_catalog.text;
 BEGIN
     IF i_table IS NULL OR i_part IS NULL THEN
         RAISE EXCEPTION 'need table and part';
@@ -1691,7 +1691,7 @@ BEGIN
                                   CASE WHEN v_grant.grantee OPERATOR(pg_catalog.=) 0
                                        THEN 'PUBLIC'
                                        ELSE pg_catalog.quote_ident(
-                                                pg_catalog.pg_get_userbyid(v_grant.grantee)::text)
+                                                pg_catalog.pg_get_userbyid(v_grant.grantee)::pg_catalog.text)
                                   END,
                                   CASE WHEN v_grant.is_grantable
                                        THEN ' WITH GRANT OPTION' ELSE '' END);
@@ -1774,21 +1774,21 @@ CREATE FUNCTION londiste.is_obsolete_partition(i_partition_table text,
 RETURNS boolean
 AS $$
 DECLARE
-    v_suffix text;
-    v_format text;
-    v_base text;
+    v_suffix pg_catalog.text;
+    v_format pg_catalog.text;
+    v_base pg_catalog.text;
 BEGIN
     CASE
-        WHEN i_partition_period OPERATOR(pg_catalog.=) ANY ('{year,yearly}'::text[]) THEN
+        WHEN i_partition_period OPERATOR(pg_catalog.=) ANY ('{year,yearly}'::pg_catalog.text[]) THEN
             v_suffix := '_[0-9]{4}';
             v_format := '_YYYY';
-        WHEN i_partition_period OPERATOR(pg_catalog.=) ANY ('{month,monthly}'::text[]) THEN
+        WHEN i_partition_period OPERATOR(pg_catalog.=) ANY ('{month,monthly}'::pg_catalog.text[]) THEN
             v_suffix := '_[0-9]{4}_[0-9]{2}';
             v_format := '_YYYY_MM';
-        WHEN i_partition_period OPERATOR(pg_catalog.=) ANY ('{day,daily}'::text[]) THEN
+        WHEN i_partition_period OPERATOR(pg_catalog.=) ANY ('{day,daily}'::pg_catalog.text[]) THEN
             v_suffix := '_[0-9]{4}_[0-9]{2}_[0-9]{2}';
             v_format := '_YYYY_MM_DD';
-        WHEN i_partition_period OPERATOR(pg_catalog.=) ANY ('{hour,hourly}'::text[]) THEN
+        WHEN i_partition_period OPERATOR(pg_catalog.=) ANY ('{hour,hourly}'::pg_catalog.text[]) THEN
             v_suffix := '_[0-9]{4}_[0-9]{2}_[0-9]{2}_[0-9]{2}';
             v_format := '_YYYY_MM_DD_HH24';
         ELSE
@@ -1816,17 +1816,17 @@ RETURNS SETOF text
 AS $$
 DECLARE
     v_parent record := londiste.split_fqname(i_parent_table);
-    v_pattern text;
+    v_pattern pg_catalog.text;
 BEGIN
     v_pattern := pg_catalog.concat('^', v_parent.name_part, '_[0-9]{4}',
                      CASE WHEN i_partition_period OPERATOR(pg_catalog.=) ANY
-                                   ('{month,monthly,day,daily,hour,hourly}'::text[])
+                                   ('{month,monthly,day,daily,hour,hourly}'::pg_catalog.text[])
                           THEN '_[0-9]{2}' END,
                      CASE WHEN i_partition_period OPERATOR(pg_catalog.=) ANY
-                                   ('{day,daily,hour,hourly}'::text[])
+                                   ('{day,daily,hour,hourly}'::pg_catalog.text[])
                           THEN '_[0-9]{2}' END,
                      CASE WHEN i_partition_period OPERATOR(pg_catalog.=) ANY
-                                   ('{hour,hourly}'::text[])
+                                   ('{hour,hourly}'::pg_catalog.text[])
                           THEN '_[0-9]{2}' END,
                      '$');
     -- rejects an unknown period even when there is no partition
@@ -1836,7 +1836,7 @@ BEGIN
         SELECT pg_catalog.format('%I.%I', t.schemaname, t.tablename)
           FROM pg_catalog.pg_tables t
          WHERE t.schemaname OPERATOR(pg_catalog.=) v_parent.schema_part::pg_catalog.name
-           AND t.tablename::text OPERATOR(pg_catalog.~) v_pattern
+           AND t.tablename::pg_catalog.text OPERATOR(pg_catalog.~) v_pattern
            AND londiste.is_obsolete_partition(t.tablename, i_retention_period,
                                               i_partition_period)
          ORDER BY 1;
@@ -1850,7 +1850,7 @@ CREATE FUNCTION londiste.drop_obsolete_partitions(i_parent_table text,
 RETURNS SETOF text
 AS $$
 DECLARE
-    v_part text;
+    v_part pg_catalog.text;
 BEGIN
     FOR v_part IN
         SELECT l.p FROM londiste.list_obsolete_partitions(i_parent_table, i_retention_period,
