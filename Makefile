@@ -58,7 +58,8 @@ DATA = $(foreach c,$(COMPANIONS),src/$(c)/$(c).control) \
 	$(sort $(wildcard src/*/updates/*.sql))
 DATA_built = \
 	$(EXTENSION)--$(EXTVERSION).sql \
-	$(foreach c,$(COMPANIONS),$(call companion_script,$(c)))
+	$(foreach c,$(COMPANIONS),$(call companion_script,$(c))) \
+	londiste--3.8--4.0.sql
 
 PG_CPPFLAGS = -Isrc/pgq -Isrc/ticker
 PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
@@ -87,6 +88,13 @@ $(call companion_script,$(1)): $(addprefix src/$(1)/,$(COMPANION_SQL_PARTS))
 	cat $$^ > $$@
 endef
 $(foreach c,$(COMPANIONS),$(eval $(call companion_rule,$(c))))
+
+# londiste's update from 3.8 leaves the tables alone and makes the
+# functions and privileges again from the install script's own parts, so
+# that an updated database has exactly what a fresh install has.
+londiste--3.8--4.0.sql: src/londiste/updates/londiste--3.8--4.0.head \
+		src/londiste/functions.sql src/londiste/grants.sql
+	cat $^ > $@
 
 # Client programs: every src/<name>/ with a Makefile, which includes
 # src/client.mk (PGXS builds one PROGRAM per makefile; client.mk also says
