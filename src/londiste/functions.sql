@@ -749,7 +749,12 @@ BEGIN
         END IF;
     END IF;
 
-    EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', v_name, v_qtable);
+    -- (checked first: DROP ... IF EXISTS would send the caller a notice)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t
+                WHERE t.tgrelid OPERATOR(pg_catalog.=) v_table_oid
+                  AND t.tgname OPERATOR(pg_catalog.=) v_name::pg_catalog.name) THEN
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', v_name, v_qtable);
+    END IF;
     EXECUTE pg_catalog.format(
         'CREATE TRIGGER %I %s %s ON %s FOR EACH ROW EXECUTE FUNCTION %s(%s)',
         v_name, v_timing, pg_catalog.array_to_string(v_events, ' OR '), v_qtable, v_func,
