@@ -219,8 +219,9 @@ CREATE OR REPLACE FUNCTION londiste.get_table_list(i_queue_name text,
 RETURNS SETOF record
 AS $$
 BEGIN
-    -- The subquery's WHERE refers to the outer row only, so it is checked
-    -- before the function runs: tables not being copied cost nothing.
+    -- Only the tables being copied need _coordinate_copy.  OFFSET 0 keeps
+    -- the subquery from being merged into the join, so its condition on
+    -- the outer row is checked before the function is called.
     RETURN QUERY
         SELECT t.table_name, t.local, t.merge_state, t.custom_snapshot,
                t.table_attrs, t.dropped_ddl, c.copy_role,
@@ -229,8 +230,9 @@ BEGIN
           LEFT JOIN LATERAL (
                 SELECT cc.copy_role, cc.copy_pos
                   FROM londiste._coordinate_copy(t.queue_name, t.table_name) cc
-                 WHERE t.merge_state OPERATOR(pg_catalog.=) ANY ('{in-copy,catching-up}'::pg_catalog.text[])
-               ) c ON true
+                 WHERE t.merge_state OPERATOR(pg_catalog.=)
+                           ANY ('{in-copy,catching-up}'::pg_catalog.text[])
+                OFFSET 0) c ON true
          WHERE t.queue_name OPERATOR(pg_catalog.=) i_queue_name
          ORDER BY t.nr, t.table_name;
 END
