@@ -1641,8 +1641,7 @@ DECLARE
     v_owner pg_catalog.name;
     v_start pg_catalog.timestamptz;
     v_grant record;
-    v_trigger record;
-    v_rule record;
+    v_object record;
     v_def pg_catalog.text;
     v_head pg_catalog.text;
     v_pos integer;
@@ -1710,67 +1709,48 @@ BEGIN
     END LOOP;
 
     -- Triggers and rules: their definitions name the parent schema-qualified
-    -- and quoted; that first occurrence after the object's own name is
-    -- replaced by the partition.
+    -- and quoted, after ON (triggers) or TO (rules); that first occurrence
+    -- after the object's own name is replaced by the partition, and the
+    -- object gets the parent's enabled state.
     SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO v_rel
       FROM pg_catalog.pg_class c
       JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
      WHERE c.oid OPERATOR(pg_catalog.=) v_parent_oid;
-    FOR v_trigger IN
-        SELECT t.tgname, t.tgenabled, pg_catalog.pg_get_triggerdef(t.oid) AS def
+    FOR v_object IN
+        SELECT 'TRIGGER' AS kind, t.tgname AS name, t.tgenabled AS enabled,
+               pg_catalog.pg_get_triggerdef(t.oid) AS def, ' ON ' AS target
           FROM pg_catalog.pg_trigger t
          WHERE t.tgrelid OPERATOR(pg_catalog.=) v_parent_oid
            AND NOT t.tgisinternal
-    LOOP
-        v_head := pg_catalog.format('CREATE TRIGGER %I ', v_trigger.tgname);
-        v_def := pg_catalog.substr(v_trigger.def, pg_catalog.length(v_head) OPERATOR(pg_catalog.+) 1);
-        v_pos := pg_catalog.strpos(v_def, pg_catalog.concat(' ON ', v_rel, ' '));
-        IF pg_catalog.strpos(v_trigger.def, v_head) OPERATOR(pg_catalog.<>) 1
-           OR v_pos OPERATOR(pg_catalog.=) 0 THEN
-            RAISE EXCEPTION 'Failed to reconstruct the trigger: %', v_trigger.def;
-        END IF;
-        EXECUTE pg_catalog.concat(v_head,
-                                  pg_catalog.substr(v_def, 1, v_pos OPERATOR(pg_catalog.-) 1),
-                                  ' ON ', v_qpart, ' ',
-                                  pg_catalog.substr(v_def, v_pos OPERATOR(pg_catalog.+)
-                                                    pg_catalog.length(v_rel) OPERATOR(pg_catalog.+) 5));
-        IF v_trigger.tgenabled OPERATOR(pg_catalog.<>) 'O' THEN
-            EXECUTE pg_catalog.format('ALTER TABLE %s %s TRIGGER %I', v_qpart,
-                                      CASE
-                                          WHEN v_trigger.tgenabled OPERATOR(pg_catalog.=) 'D' THEN 'DISABLE'
-                                          WHEN v_trigger.tgenabled OPERATOR(pg_catalog.=) 'A' THEN 'ENABLE ALWAYS'
-                                          ELSE 'ENABLE REPLICA'
-                                      END,
-                                      v_trigger.tgname);
-        END IF;
-    END LOOP;
-
-    FOR v_rule IN
-        SELECT r.rulename, r.ev_enabled, pg_catalog.pg_get_ruledef(r.oid) AS def
+        UNION ALL
+        SELECT 'RULE', r.rulename, r.ev_enabled, pg_catalog.pg_get_ruledef(r.oid), ' TO '
           FROM pg_catalog.pg_rewrite r
          WHERE r.ev_class OPERATOR(pg_catalog.=) v_parent_oid
            AND r.rulename OPERATOR(pg_catalog.<>) '_RETURN'::pg_catalog.name
     LOOP
-        v_head := pg_catalog.format('CREATE RULE %I AS', v_rule.rulename);
-        v_def := pg_catalog.substr(v_rule.def, pg_catalog.length(v_head) OPERATOR(pg_catalog.+) 1);
-        v_pos := pg_catalog.strpos(v_def, pg_catalog.concat(' TO ', v_rel));
-        IF pg_catalog.strpos(v_rule.def, v_head) OPERATOR(pg_catalog.<>) 1
+        v_head := pg_catalog.format('CREATE %s %I', v_object.kind, v_object.name);
+        v_def := pg_catalog.substr(v_object.def, pg_catalog.length(v_head) OPERATOR(pg_catalog.+) 1);
+        v_pos := pg_catalog.strpos(v_def, pg_catalog.concat(v_object.target, v_rel));
+        IF pg_catalog.strpos(v_object.def, v_head) OPERATOR(pg_catalog.<>) 1
            OR v_pos OPERATOR(pg_catalog.=) 0 THEN
-            RAISE EXCEPTION 'failed to find original table name';
+            IF v_object.kind OPERATOR(pg_catalog.=) 'RULE' THEN
+                RAISE EXCEPTION 'failed to find original table name';
+            END IF;
+            RAISE EXCEPTION 'Failed to reconstruct the trigger: %', v_object.def;
         END IF;
         EXECUTE pg_catalog.concat(v_head,
                                   pg_catalog.substr(v_def, 1, v_pos OPERATOR(pg_catalog.-) 1),
-                                  ' TO ', v_qpart,
+                                  v_object.target, v_qpart,
                                   pg_catalog.substr(v_def, v_pos OPERATOR(pg_catalog.+)
                                                     pg_catalog.length(v_rel) OPERATOR(pg_catalog.+) 4));
-        IF v_rule.ev_enabled OPERATOR(pg_catalog.<>) 'O' THEN
-            EXECUTE pg_catalog.format('ALTER TABLE %s %s RULE %I', v_qpart,
+        IF v_object.enabled OPERATOR(pg_catalog.<>) 'O' THEN
+            EXECUTE pg_catalog.format('ALTER TABLE %s %s %s %I', v_qpart,
                                       CASE
-                                          WHEN v_rule.ev_enabled OPERATOR(pg_catalog.=) 'D' THEN 'DISABLE'
-                                          WHEN v_rule.ev_enabled OPERATOR(pg_catalog.=) 'A' THEN 'ENABLE ALWAYS'
+                                          WHEN v_object.enabled OPERATOR(pg_catalog.=) 'D' THEN 'DISABLE'
+                                          WHEN v_object.enabled OPERATOR(pg_catalog.=) 'A' THEN 'ENABLE ALWAYS'
                                           ELSE 'ENABLE REPLICA'
                                       END,
-                                      v_rule.rulename);
+                                      v_object.kind, v_object.name);
         END IF;
     END LOOP;
     RETURN 1;
