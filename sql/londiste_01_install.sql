@@ -149,3 +149,5 @@ select londiste.set_session_replication_role(null, true);
 
 drop extension londiste;
 drop extension pgq_node;
+-- the extension's roles are the cluster's; later tests expect none
+drop role londiste_writer, londiste_reader;

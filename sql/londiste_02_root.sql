@@ -211,3 +211,5 @@ drop function rq_triggers(regclass);
 drop schema shop cascade;
 drop extension londiste;
 drop extension pgq_node;
+-- the extension's roles are the cluster's; later tests expect none
+drop role londiste_writer, londiste_reader;

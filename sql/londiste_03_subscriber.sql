@@ -196,3 +196,5 @@ drop table stock_copy, counters;
 drop sequence order_seq, unknown_seq;
 drop extension londiste;
 drop extension pgq_node;
+-- the extension's roles are the cluster's; later tests expect none
+drop role londiste_writer, londiste_reader;

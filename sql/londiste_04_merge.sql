@@ -171,3 +171,5 @@ select r.ret_code from (values ('east'), ('west'), ('north')) v(q),
 drop table purchase, customer, sales;
 drop extension londiste;
 drop extension pgq_node;
+-- the extension's roles are the cluster's; later tests expect none
+drop role londiste_writer, londiste_reader;

@@ -139,3 +139,5 @@ drop role part_owner;
 drop role part_reader;
 drop extension londiste;
 drop extension pgq_node;
+-- the extension's roles are the cluster's; later tests expect none
+drop role londiste_writer, londiste_reader;

@@ -215,3 +215,5 @@ drop schema app cascade;
 drop role lon_plain, lon_reader, lon_writer, lon_admin, lon_attacker;
 drop extension londiste;
 drop extension pgq_node;
+-- the extension's roles are the cluster's; later tests expect none
+drop role londiste_writer, londiste_reader;
