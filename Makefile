@@ -53,12 +53,25 @@ companion_version = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" src/$(
 companion_script = $(1)--$(call companion_version,$(1)).sql
 
 # ALTER EXTENSION ... UPDATE scripts, from the originals' versions to ours,
-# live beside each extension's sources in src/<extension>/updates/.
+# live beside each extension's sources in src/<extension>/updates/.  A
+# <script>.sql there is installed as it is.  A <script>.sql.in holds only
+# what the update does besides replacing functions: the built <script>.sql
+# is that, followed by the functions and grants of the extension's install
+# script with each CREATE FUNCTION made CREATE OR REPLACE FUNCTION, so
+# that every function gets its current definition while keeping its OID
+# (triggers and other extensions' objects that point at it keep working).
+UPDATE_TEMPLATES = $(sort $(wildcard src/*/updates/*.sql.in))
+update_extension = $(word 2,$(subst /, ,$(1)))
+update_script = $(notdir $(basename $(1)))
+FUNCTION_PARTS_pgq = $(filter-out src/pgq/sql/schema.sql,$(SQL_PARTS))
+$(foreach c,$(COMPANIONS),$(eval FUNCTION_PARTS_$(c) = $(addprefix src/$(c)/,$(filter-out schema.sql,$(COMPANION_SQL_PARTS)))))
+
 DATA = $(foreach c,$(COMPANIONS),src/$(c)/$(c).control) \
 	$(sort $(wildcard src/*/updates/*.sql))
 DATA_built = \
 	$(EXTENSION)--$(EXTVERSION).sql \
-	$(foreach c,$(COMPANIONS),$(call companion_script,$(c)))
+	$(foreach c,$(COMPANIONS),$(call companion_script,$(c))) \
+	$(foreach t,$(UPDATE_TEMPLATES),$(call update_script,$(t)))
 
 PG_CPPFLAGS = -Isrc/pgq -Isrc/ticker
 PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
@@ -87,6 +100,13 @@ $(call companion_script,$(1)): $(addprefix src/$(1)/,$(COMPANION_SQL_PARTS))
 	cat $$^ > $$@
 endef
 $(foreach c,$(COMPANIONS),$(eval $(call companion_rule,$(c))))
+
+define update_rule
+$(call update_script,$(1)): $(1) $$(FUNCTION_PARTS_$(call update_extension,$(1)))
+	(cat $$<; sed 's/^CREATE FUNCTION /CREATE OR REPLACE FUNCTION /' \
+		$$(FUNCTION_PARTS_$(call update_extension,$(1)))) > $$@
+endef
+$(foreach t,$(UPDATE_TEMPLATES),$(eval $(call update_rule,$(t))))
 
 # Client programs: every src/<name>/ with a Makefile, which includes
 # src/client.mk (PGXS builds one PROGRAM per makefile; client.mk also says
