@@ -47,7 +47,7 @@ SQL_PARTS = \
 # file and the pieces of the install script, which each assembles from the
 # same three parts in this order (see the rule below).  PGXS installs the
 # control file of EXTENSION only, so theirs go through DATA.
-COMPANIONS = pgq_ext pgq_coop
+COMPANIONS = pgq_ext pgq_coop pgq_node
 COMPANION_SQL_PARTS = schema.sql functions.sql grants.sql
 companion_version = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" src/$(1)/$(1).control)
 companion_script = $(1)--$(call companion_version,$(1)).sql
