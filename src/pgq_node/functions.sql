@@ -423,8 +423,8 @@ BEGIN
         ret_code := 200;
         ret_note := 'Step 1: Writing disabled for: ' OPERATOR(pg_catalog.||) i_queue_name;
     ELSIF i_step OPERATOR(pg_catalog.=) 2 THEN
-        -- replica role for this function: the tick must not fire user
-        -- triggers
+        -- as in 3.5, the rest of the transaction runs in the replica role,
+        -- the role in which a branch's worker writes into its queue
         PERFORM pg_catalog.set_config('session_replication_role', 'replica', true);
         -- writers that started before step 1 hold the event table; waiting
         -- for them puts all their events below the last tick, and readers
