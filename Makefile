@@ -26,6 +26,7 @@ OBJS = \
 	src/pgq/triggers/jsontriga.o \
 	src/pgq/triggers/logutriga.o \
 	src/pgq/triggers/sqltriga.o \
+	src/pgq_node/state.o \
 	src/ticker/launcher.o \
 	src/ticker/module.o \
 	src/ticker/wakeup.o \

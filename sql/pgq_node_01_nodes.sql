@@ -209,6 +209,9 @@ select * from pgq_node.register_consumer('cq', 'c2', 'root1', null);
 \echo :LAST_ERROR_SQLSTATE
 select * from pgq_node.get_consumer_state('cq', 'c1');
 select * from pgq_node.get_consumer_state('cq', 'nobody');
+-- NULLs find nothing, and leave the note NULL as concatenation did in 3.5
+select * from pgq_node.get_consumer_state(null, 'c1');
+select * from pgq_node.get_consumer_state('cq', null);
 select * from pgq_node.set_consumer_uptodate('cq', 'c1', true);
 select * from pgq_node.set_consumer_uptodate('cq', 'nobody', true);
 select * from pgq_node.set_consumer_paused('cq', 'c1', true);

@@ -1154,7 +1154,8 @@ END
 $$;
 
 -- What cascaded consumer i_consumer_name needs to know before each batch:
--- the node, its committed tick, its provider and its flags.
+-- the node, its committed tick, its provider and its flags.  In C
+-- (src/pgq_node/state.c): it is the call a cascade makes most often.
 CREATE FUNCTION pgq_node.get_consumer_state(i_queue_name text,
                                             i_consumer_name text,
                                             OUT ret_code integer,
@@ -1168,46 +1169,9 @@ CREATE FUNCTION pgq_node.get_consumer_state(i_queue_name text,
                                             OUT uptodate boolean,
                                             OUT cur_error text)
 RETURNS record
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_has_consumer boolean;
-    v_has_provider boolean;
-BEGIN
-    SELECT n.node_type, n.node_name,
-           s.consumer_name IS NOT NULL, s.last_tick_id, s.provider_node,
-           s.paused, s.uptodate, s.cur_error,
-           l.node_name IS NOT NULL, l.node_location
-      INTO node_type, node_name,
-           v_has_consumer, completed_tick, provider_node,
-           paused, uptodate, cur_error,
-           v_has_provider, provider_location
-      FROM pgq_node.node_info n
-      LEFT JOIN pgq_node.local_state s
-             ON s.queue_name OPERATOR(pg_catalog.=) n.queue_name
-            AND s.consumer_name OPERATOR(pg_catalog.=) i_consumer_name
-      LEFT JOIN pgq_node.node_location l
-             ON l.queue_name OPERATOR(pg_catalog.=) n.queue_name
-            AND l.node_name OPERATOR(pg_catalog.=) s.provider_node
-     WHERE n.queue_name OPERATOR(pg_catalog.=) i_queue_name;
-    IF NOT FOUND THEN
-        ret_code := 404;
-        ret_note := 'Unknown queue: ' OPERATOR(pg_catalog.||) i_queue_name;
-    ELSIF NOT v_has_consumer THEN
-        ret_code := 404;
-        ret_note := 'Unknown consumer: ' OPERATOR(pg_catalog.||) i_queue_name
-                    OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) i_consumer_name;
-    ELSIF NOT v_has_provider THEN
-        ret_code := 404;
-        ret_note := 'Unknown provider node: ' OPERATOR(pg_catalog.||) i_queue_name
-                    OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) provider_node;
-    ELSE
-        ret_code := 100;
-        ret_note := 'Ok';
-    END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'pgq_node_get_consumer_state'
+LANGUAGE C SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
 
 -- Point cascaded consumer i_consumer_name at another provider node.
 CREATE FUNCTION pgq_node.change_consumer_provider(i_queue_name text,
