@@ -67,6 +67,19 @@ sub data_events
 		    from pgq.event_template where ev_type = 'data'});
 }
 
+# Insert $count events into the root $from; true once $to has $total data
+# events and they are the root's, ids included.
+sub flows
+{
+	my ($from, $to, $prefix, $count, $total) = @_;
+	$node->safe_psql($from,
+		"select pgq.insert_event('cq', 'data', '$prefix' || i) from generate_series(1, $count) i"
+	);
+	return $node->poll_query_until($to,
+		"select count(*) = $total from pgq.event_template where ev_type = 'data'")
+	  && data_events($to) eq data_events($from);
+}
+
 ok(admin('n1', 'create-root', 'n1', $node->connstr('n1')), 'create-root');
 ok( admin(
 		'n2', 'create-branch', 'n2', $node->connstr('n2'),
@@ -90,12 +103,8 @@ my %worker;
 	}
 }
 
-$node->safe_psql('n1',
-	q{select pgq.insert_event('cq', 'data', 'a' || i) from generate_series(1, 10) i});
-ok( $node->poll_query_until(
-		'n2', q{select count(*) = 10 from pgq.event_template where ev_type = 'data'}),
-	'the branch worker copies the events');
-is(data_events('n2'), data_events('n1'), 'with their ids');
+ok(flows('n1', 'n2', 'a', 10, 10),
+	'the branch worker copies the events with their ids');
 ok( $node->poll_query_until(
 		'n1', q{select last_tick > 1 from pgq.get_consumer_info('cq', '.n2.watermark')}),
 	"the branch's watermark reaches the root");
@@ -111,12 +120,7 @@ is( $node->safe_psql('n1',
 		q{select node_type, provider_node from pgq_node.get_node_info('cq')}),
 	'branch|n2', 'the root is its branch');
 
-$node->safe_psql('n2',
-	q{select pgq.insert_event('cq', 'data', 'b' || i) from generate_series(1, 5) i});
-ok( $node->poll_query_until(
-		'n1', q{select count(*) = 15 from pgq.event_template where ev_type = 'data'}),
-	'events flow from the new root');
-is(data_events('n1'), data_events('n2'), 'with their ids');
+ok(flows('n2', 'n1', 'b', 5, 15), 'events flow from the new root');
 
 my ($status, $status_err) = ('', '');
 IPC::Run::run([ @python, $script, 'admin', $ini{'n1'}, 'status' ],
