@@ -17,7 +17,8 @@
 --      which deletes it; FOR NO KEY UPDATE by every other function that
 --      changes the node, its subscribers, its locations or a pgq position
 --      (pgq's locks come after it).  NO KEY UPDATE leaves the foreign key
---      checks of local_state and subscriber_info through.
+--      checks of local_state and subscriber_info through.  maint_watermark,
+--      run by the ticker, skips a row that is locked.
 --   2. pgq_node.node_location, subscriber_info rows.
 --   3. pgq's locks, through pgq.register_consumer_at, unregister_consumer,
 --      drop_queue, ticker and insert_event.
@@ -1048,7 +1049,9 @@ $$;
 
 -- Run by the ticker (pgq.maint_operations) for every root: publish the
 -- global watermark when it was last moved 5 minutes ago or more, for roots
--- whose worker does not run.  Returns 0: one call per round.
+-- whose worker does not run.  Returns 0: one call per round.  A node some
+-- transaction is changing is left for the next round: waiting would hold up
+-- the ticker of the whole database behind, say, an open demote_root.
 CREATE FUNCTION pgq_node.maint_watermark(i_queue_name text)
 RETURNS integer
 LANGUAGE plpgsql
@@ -1060,7 +1063,7 @@ BEGIN
     PERFORM 1 FROM pgq_node.node_info n
       WHERE n.queue_name OPERATOR(pg_catalog.=) i_queue_name
         AND n.node_type OPERATOR(pg_catalog.=) 'root'
-        FOR NO KEY UPDATE;
+        FOR NO KEY UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         RETURN 0;
     END IF;
