@@ -1050,8 +1050,8 @@ $$;
 -- Run by the ticker (pgq.maint_operations) for every root: publish the
 -- global watermark when it was last moved 5 minutes ago or more, for roots
 -- whose worker does not run.  Returns 0: one call per round.  A node some
--- transaction is changing is left for the next round: waiting would hold up
--- the ticker of the whole database behind, say, an open demote_root.
+-- transaction is changing is left for the next round: waiting would stall
+-- the ticker's work on the whole database behind, say, an open demote_root.
 CREATE FUNCTION pgq_node.maint_watermark(i_queue_name text)
 RETURNS integer
 LANGUAGE plpgsql
