@@ -53,6 +53,7 @@ fetch_by_key(const char *table, int nkeys, const char *const *key_columns,
 {
 	NodeRow		row;
 	Oid			relid;
+	Oid			pkey;
 	ScanKeyData skey[2];
 	SysScanDesc scan;
 	HeapTuple	tuple;
@@ -80,7 +81,9 @@ fetch_by_key(const char *table, int nkeys, const char *const *key_columns,
 							   F_TEXTEQ, keys[i]);
 	}
 
-	scan = systable_beginscan(row.rel, RelationGetPrimaryKeyIndex(row.rel), true,
+	/* without its primary key (dropped by hand) the table is scanned */
+	pkey = RelationGetPrimaryKeyIndex(row.rel);
+	scan = systable_beginscan(row.rel, pkey, OidIsValid(pkey),
 							  GetActiveSnapshot(), nkeys, skey);
 	tuple = systable_getnext(scan);
 	row.tuple = HeapTupleIsValid(tuple) ? heap_copytuple(tuple) : NULL;
