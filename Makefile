@@ -27,6 +27,7 @@ OBJS = \
 	src/pgq/triggers/logutriga.o \
 	src/pgq/triggers/sqltriga.o \
 	src/pgq_coop/coop.o \
+	src/pgq_node/state.o \
 	src/ticker/launcher.o \
 	src/ticker/module.o \
 	src/ticker/wakeup.o \
@@ -48,7 +49,7 @@ SQL_PARTS = \
 # file and the pieces of the install script, which each assembles from the
 # same three parts in this order (see the rule below).  PGXS installs the
 # control file of EXTENSION only, so theirs go through DATA.
-COMPANIONS = pgq_ext pgq_coop londiste
+COMPANIONS = pgq_ext pgq_coop pgq_node londiste
 COMPANION_SQL_PARTS = schema.sql functions.sql grants.sql
 companion_version = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" src/$(1)/$(1).control)
 companion_script = $(1)--$(call companion_version,$(1)).sql
