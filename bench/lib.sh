@@ -43,9 +43,44 @@ bench_require_pgq() {
     fi
 }
 
+# Debian's original server packages, for the benchmarks that measure
+# against them.  PGQ_ORIGINAL_DEBS names a directory holding their .debs;
+# started by root without it, the script downloads them into a temporary
+# directory (apt needs root, so call this before bench_become_postgres),
+# which bench_remove_original_debs deletes at the end.
+BENCH_ORIGINAL_PACKAGES="postgresql-15-pgq3 postgresql-15-pgq-node postgresql-15-londiste-sql"
+bench_original_debs() {
+    if [ "$(id -u)" -eq 0 ] && [ -z "${PGQ_ORIGINAL_DEBS:-}" ]; then
+        PGQ_ORIGINAL_DEBS=$(mktemp -d /tmp/pgq-bench-debs.XXXXXX)
+        chown _apt "$PGQ_ORIGINAL_DEBS" 2>/dev/null || true
+        (cd "$PGQ_ORIGINAL_DEBS" && apt-get download -q $BENCH_ORIGINAL_PACKAGES >/dev/null) || {
+            rm -rf "$PGQ_ORIGINAL_DEBS"
+            bench_die "apt-get download of the original packages failed"
+        }
+        chown -R postgres: "$PGQ_ORIGINAL_DEBS"
+        PGQ_BENCH_OWN_DEBS=1
+        export PGQ_ORIGINAL_DEBS PGQ_BENCH_OWN_DEBS
+    fi
+}
+
+# The .deb of original package $1.
+bench_original_deb() {
+    local deb
+    deb=$(ls "${PGQ_ORIGINAL_DEBS:-/nonexistent}/$1"_*.deb 2>/dev/null | head -1 || true)
+    [ -n "$deb" ] || bench_die "no $1 .deb: set PGQ_ORIGINAL_DEBS to a directory holding it, or run as root to download it"
+    echo "$deb"
+}
+
+bench_remove_original_debs() {
+    if [ "${PGQ_BENCH_OWN_DEBS:-0}" = 1 ]; then
+        rm -rf "$PGQ_ORIGINAL_DEBS"
+    fi
+}
+
 bench_cleanup() {
     local status=$?
     bench_stop_pgqd
+    bench_remove_original_debs
     if [ -n "$BENCH_DIR" ] && [ -d "$BENCH_DIR" ]; then
         if [ -f "$BENCH_DIR/data/postmaster.pid" ]; then
             "$PGBIN/pg_ctl" -D "$BENCH_DIR/data" -m fast -w stop >/dev/null 2>&1 || true

@@ -48,26 +48,11 @@ BENCH_SCRIPT=$(readlink -f "$0")
 BENCH_SRC=$(dirname "$BENCH_SCRIPT")
 . "$BENCH_SRC/lib.sh"
 
-ORIGINAL_PACKAGES="postgresql-15-pgq3 postgresql-15-pgq-node postgresql-15-londiste-sql"
-
-# Downloading needs root (apt's sandbox), so it happens before the script
-# runs itself again as postgres.
-if [ "$(id -u)" -eq 0 ] && [ -z "${PGQ_ORIGINAL_DEBS:-}" ]; then
-    PGQ_ORIGINAL_DEBS=$(mktemp -d /tmp/londiste-bench-debs.XXXXXX)
-    chown _apt "$PGQ_ORIGINAL_DEBS" 2>/dev/null || true
-    (cd "$PGQ_ORIGINAL_DEBS" && apt-get download -q $ORIGINAL_PACKAGES >/dev/null) || {
-        rm -rf "$PGQ_ORIGINAL_DEBS"
-        bench_die "apt-get download of the original packages failed"
-    }
-    chown -R postgres: "$PGQ_ORIGINAL_DEBS"
-    PGQ_BENCH_OWN_DEBS=1
-    export PGQ_ORIGINAL_DEBS PGQ_BENCH_OWN_DEBS
-fi
+bench_original_debs
 bench_become_postgres "$@"
 bench_require_pgq
 bench_require_pgqd
 [ -x /usr/bin/londiste ] || bench_die "/usr/bin/londiste not found (apt-get install python3-londiste)"
-[ -n "${PGQ_ORIGINAL_DEBS:-}" ] || bench_die "set PGQ_ORIGINAL_DEBS (or run as root to download the packages)"
 
 RATE=${LONDISTE_BENCH_RATE:-200}
 SECONDS_RUN=${LONDISTE_BENCH_SECONDS:-20}
@@ -80,14 +65,13 @@ QUEUE=replika
 OURS_PGBIN=$PGBIN
 LEAF_DB=leaf
 WORK=$(mktemp -d /tmp/londiste-bench.XXXXXX)
-trap 'rm -rf "$WORK"; [ "${PGQ_BENCH_OWN_DEBS:-0}" = 1 ] && rm -rf "$PGQ_ORIGINAL_DEBS"' EXIT
+trap 'rm -rf "$WORK"; bench_remove_original_debs' EXIT
 
 # bench_start_cluster installs bench_cleanup as the exit trap; this one
 # removes the original tree as well.
 cleanup_all() {
     local status=$?
     rm -rf "$WORK"
-    [ "${PGQ_BENCH_OWN_DEBS:-0}" = 1 ] && rm -rf "$PGQ_ORIGINAL_DEBS"
     (exit "$status")
     bench_cleanup
 }
@@ -99,10 +83,8 @@ make_original_tree() {
     mkdir -p "$dest/usr/lib/postgresql" "$dest/usr/share/postgresql"
     cp -a "$OURS_PGBIN/.." "$dest/usr/lib/postgresql/15"
     cp -a "$("$OURS_PGBIN/pg_config" --sharedir)" "$dest/usr/share/postgresql/15"
-    for pkg in $ORIGINAL_PACKAGES; do
-        deb=$(ls "$PGQ_ORIGINAL_DEBS/${pkg}"_*.deb 2>/dev/null | head -1)
-        [ -n "$deb" ] || bench_die "no $pkg .deb in $PGQ_ORIGINAL_DEBS"
-        dpkg-deb -x "$deb" "$dest"
+    for pkg in $BENCH_ORIGINAL_PACKAGES; do
+        dpkg-deb -x "$(bench_original_deb "$pkg")" "$dest"
     done
     echo "$dest/usr/lib/postgresql/15/bin"
 }

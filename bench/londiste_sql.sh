@@ -19,21 +19,22 @@
 # -M prepared, the side that starts alternating; figures are medians of
 # transactions per second, the ratio is ours/3.8 (above 1: we are faster).
 #
-# Usage: PGQ_ORIGINAL_DEBS=/dir/with/debs bench/londiste_sql.sh
-#        (as root or postgres; needs "make install" and a pgq_node)
+# Usage: bench/londiste_sql.sh   (as root or postgres; needs "make install")
+# The original's .deb comes from PGQ_ORIGINAL_DEBS, or is downloaded when
+# run as root without it.
 # Environment: PGQ_BENCH_ROUNDS (default 3), PGQ_BENCH_SECONDS (pgbench run
 # length, default 5), PGQ_BENCH_PORT (default 5495), PGQ_BENCH_KEEP=1, PGBIN.
 
 set -euo pipefail
 BENCH_SCRIPT=$(readlink -f "$0")
 . "$(dirname "$BENCH_SCRIPT")/lib.sh"
+bench_original_debs
 bench_become_postgres "$@"
 bench_require_pgq
 
 ROUNDS=${PGQ_BENCH_ROUNDS:-3}
 RUN_SECONDS=${PGQ_BENCH_SECONDS:-5}
-deb=$(ls "${PGQ_ORIGINAL_DEBS:-/nonexistent}"/postgresql-15-londiste-sql_*.deb 2>/dev/null | head -1 || true)
-[ -n "$deb" ] || bench_die "set PGQ_ORIGINAL_DEBS to a directory with postgresql-15-londiste-sql_*.deb"
+deb=$(bench_original_deb postgresql-15-londiste-sql)
 [ -f "$("$PGBIN/pg_config" --sharedir)/extension/pgq_node.control" ] ||
     bench_die "no pgq_node is installed in $("$PGBIN/pg_config" --sharedir)"
 

@@ -20,20 +20,20 @@
 #
 # Usage: bench/pgq_node.sh   (as root or postgres; needs "make install")
 # Environment: PGQ_ORIGINAL_DEBS (directory with
-# postgresql-15-pgq-node_*.deb, required), PGQ_BENCH_SECONDS (per
-# function, default 5), PGQ_BENCH_PORT (default 5495), PGQ_BENCH_KEEP=1,
-# PGBIN.
+# postgresql-15-pgq-node_*.deb; downloaded when run as root without it),
+# PGQ_BENCH_SECONDS (per function, default 5), PGQ_BENCH_PORT (default
+# 5495), PGQ_BENCH_KEEP=1, PGBIN.
 
 set -euo pipefail
 BENCH_SCRIPT=$(readlink -f "$0")
 BENCH_SRC=$(dirname "$BENCH_SCRIPT")
 . "$BENCH_SRC/lib.sh"
+bench_original_debs
 bench_become_postgres "$@"
 bench_require_pgq
 
 RUN_SECONDS=${PGQ_BENCH_SECONDS:-5}
-deb=$(ls "${PGQ_ORIGINAL_DEBS:-/nonexistent}"/postgresql-15-pgq-node_*.deb 2>/dev/null | head -1)
-[ -n "$deb" ] || bench_die "set PGQ_ORIGINAL_DEBS to a directory with postgresql-15-pgq-node_*.deb"
+deb=$(bench_original_deb postgresql-15-pgq-node)
 
 bench_start_cluster </dev/null
 bench_psql -c "CREATE EXTENSION pgq_node" >/dev/null

@@ -97,7 +97,13 @@ my %dbname_of =
   map { $_ => lc(basename($_, '.md')) =~ s/[^a-z0-9]+/_/gr } @files;
 my $served = join(',', map { "ticked_$dbname_of{$_}" } @files);
 
-my $node = preloaded_node('docs', "pgq.ticker_databases = '$served'\n");
+# One ticker worker per documentation file, all at once, plus the launcher.
+my $workers = scalar @files;
+my $node = preloaded_node(
+	'docs', "pgq.ticker_databases = '$served'
+pgq.max_workers = $workers
+max_worker_processes = @{[ $workers + 2 ]}
+");
 my $psql = $node->installed_command('psql');
 my $tmp  = PostgreSQL::Test::Utils::tempdir;
 
