@@ -150,6 +150,55 @@ is( $node->safe_psql(
 	'the consumer had caught up with the tick before it');
 
 #
+# A pgq_coop group: a member taking a batch moves the group's own
+# subscription, so the group is at the head once its members have taken
+# every tick, and behind as long as they have not.
+#
+$node->safe_psql(
+	'postgres', q{
+create extension pgq_coop;
+select pgq.create_queue('cq');
+update pgq.queue
+   set queue_ticker_max_count = 100,
+       queue_ticker_max_lag = '10 min',
+       queue_ticker_idle_period = '1 hour'
+ where queue_name = 'cq';
+select pgq_coop.register_subconsumer('cq', 'g', 'm1');
+create function coop_drain() returns void language plpgsql as $$
+declare
+    v_batch bigint;
+begin
+    loop
+        v_batch := pgq_coop.next_batch('cq', 'g', 'm1');
+        exit when v_batch is null;
+        perform pgq_coop.finish_batch(v_batch);
+    end loop;
+end
+$$;
+});
+$start = last_tick('cq');
+burst(1, 'cq');
+$waited = wait_for_tick('cq', $start);
+ok(defined $waited && $waited < $period / 3,
+	'a coop group at the head gets max_count events ticked promptly ('
+	  . ($waited // 'never') . ' s)');
+$start = last_tick('cq');
+$elapsed = burst(10, 'cq');
+$bound = 1 + int($elapsed / $period);
+$ticks = ticks_since('cq', $start);
+cmp_ok($ticks, '<=', $bound,
+	"with the group behind, 10 x max_count events in ${elapsed}s make at most $bound tick(s)"
+);
+$node->safe_psql('postgres',
+	"select pgq.insert_event('cq', 'test', g::text) from generate_series(1, 100) g");
+$prev = last_tick('cq');
+$node->safe_psql('postgres', "select coop_drain()");
+$waited = wait_for_tick('cq', $prev);
+ok(defined $waited && $waited < $period / 3,
+	'once its member has taken every batch, the group gets the next tick promptly ('
+	  . ($waited // 'never') . ' s)');
+
+#
 # pgq.ticker_coalesce = off restores ticking by max_count for consumers
 # that are behind (the consumer has not taken the latest tick).
 #
