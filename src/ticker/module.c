@@ -37,6 +37,7 @@ int			pgq_discovery_period = 60;
 int			pgq_max_workers = 8;
 char	   *pgq_ticker_role = NULL;
 bool		pgq_ticker_allow_superuser = false;
+bool		pgq_ticker_coalesce = true;
 
 PgqTickerShared *pgq_ticker_shared = NULL;
 Oid		   *pgq_held_databases = NULL;
@@ -155,6 +156,18 @@ _PG_init(void)
 							 "and only ticks are made.",
 							 &pgq_ticker_allow_superuser,
 							 false,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("pgq.ticker_coalesce",
+							 "Ticks early only for consumers waiting at the head of a queue.",
+							 "On: while no consumer of a queue has taken its latest tick, the "
+							 "queue is ticked at most once per pgq.ticker_period, so that a "
+							 "backlog is handed out in few large batches. Off: every queue is "
+							 "ticked by queue_ticker_max_count and queue_ticker_max_lag alone.",
+							 &pgq_ticker_coalesce,
+							 true,
 							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);

@@ -44,6 +44,7 @@ extern int	pgq_discovery_period;	/* s */
 extern int	pgq_max_workers;
 extern char *pgq_ticker_role;
 extern bool pgq_ticker_allow_superuser;
+extern bool pgq_ticker_coalesce;
 
 /*
  * Producers count committed events per bucket of queue ids (queue_id mod

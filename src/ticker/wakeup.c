@@ -22,7 +22,9 @@
  * (its first event moves that queue's deadline from the idle schedule to
  * max_lag), and for a bucket whose queues all have pending events, the
  * smallest number still missing to any queue's max_count.  Buckets with
- * only paused or externally ticked queues, or none, never wake it.  A
+ * only paused or externally ticked queues, or none, never wake it; nor
+ * does a queue that has reached max_count while no consumer waits for it
+ * (its tick waits for pgq.ticker_period, see worker.c).  A
  * queue created after the worker last looked has an id above the highest
  * one it knows, and any commit to it wakes the worker.
  *

@@ -12,6 +12,10 @@
  * the queue's row lock (src/pgq/tick.c), so our computation only decides when
  * to ask.  Then the worker arms the producer wakeups (wakeup.c) and sleeps
  * until the earliest deadline, a wakeup, or pgq.ticker_period at most.
+ * Early ticks (by count or lag) are cut only while some consumer waits at
+ * the head of the queue; a queue whose consumers are all behind is ticked
+ * at pgqd's cadence instead, so that a backlog goes out in large batches
+ * (pgq.ticker_coalesce, see read_queues_unit()).
  *
  * Maintenance is the same as pgqd's: pgq.maint_retry_events() every
  * pgq.retry_period, repeated while it returns non-zero, and every
@@ -122,6 +126,14 @@
  */
 #define MIN_BUSY_TICK_SPACING_MS 10
 
+/*
+ * While no consumer waits for a queue's next tick but one is a batch away
+ * from the head, the worker looks at the queues this often to see it get
+ * there: consumers do not wake it.  A twentieth of the default
+ * pgq.ticker_period, and below what a client pays per batch anyway.
+ */
+#define CATCH_UP_LOOK_MS 50
+
 /* what every unit of work resolves names through */
 #define WORKER_SEARCH_PATH "pg_catalog, pg_temp"
 
@@ -132,7 +144,9 @@ typedef struct QueueView
 	char	   *name;
 	bool		skip;			/* paused or externally ticked */
 	TimestampTz due;			/* when it needs a tick if nothing changes */
-	int64		headroom;		/* committed events that would change "due" */
+	int64		headroom;		/* committed events that would change "due",
+								 * 0 if none would */
+	bool		watch;			/* a consumer may catch up any moment */
 } QueueView;
 
 /* Queues not to be asked before a given time, kept across rounds */
@@ -667,13 +681,18 @@ read_queues_unit(void *arg)
 									   " q.queue_ticker_idle_period,"
 									   " pg_catalog.pg_sequence_last_value("
 									   "   pg_catalog.to_regclass(pgq.quote_fqname(q.queue_event_seq))),"
-									   " last.tick_time, last.tick_event_seq, prev.tick_time"
+									   " last.tick_time, last.tick_event_seq, prev.tick_time,"
+									   " last.tick_id, prev.tick_id,"
+									   " (SELECT pg_catalog.max(CASE WHEN s.sub_batch IS NULL"
+									   "   THEN s.sub_last_tick ELSE s.sub_next_tick END)"
+									   "   FROM pgq.subscription s"
+									   "   WHERE s.sub_queue OPERATOR(pg_catalog.=) q.queue_id)"
 									   " FROM pgq.queue q"
 									   " LEFT JOIN LATERAL (SELECT t.tick_id, t.tick_time, t.tick_event_seq"
 									   "   FROM pgq.tick t"
 									   "   WHERE t.tick_queue OPERATOR(pg_catalog.=) q.queue_id"
 									   "   ORDER BY t.tick_queue DESC, t.tick_id DESC LIMIT 1) last ON true"
-									   " LEFT JOIN LATERAL (SELECT t.tick_time"
+									   " LEFT JOIN LATERAL (SELECT t.tick_id, t.tick_time"
 									   "   FROM pgq.tick t"
 									   "   WHERE t.tick_queue OPERATOR(pg_catalog.=) q.queue_id"
 									   "   AND t.tick_id OPERATOR(pg_catalog.<) last.tick_id"
@@ -705,6 +724,10 @@ read_queues_unit(void *arg)
 		TimestampTz last_time = 0;
 		TimestampTz prev_time = 0;
 		int64		last_seq = 0;
+		int64		last_id = 0;
+		int64		prev_id = 0;
+		bool		has_reach;
+		int64		reach;
 		int32		max_count;
 		int64		pending;
 
@@ -725,11 +748,18 @@ read_queues_unit(void *arg)
 		{
 			last_time = DatumGetTimestampTz(d);
 			last_seq = DatumGetInt64(SPI_getbinval(tup, desc, 9, &isnull));
+			last_id = DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull));
 		}
 		d = SPI_getbinval(tup, desc, 10, &isnull);
 		has_prev = !isnull;
 		if (has_prev)
+		{
 			prev_time = DatumGetTimestampTz(d);
+			prev_id = DatumGetInt64(SPI_getbinval(tup, desc, 12, &isnull));
+		}
+		d = SPI_getbinval(tup, desc, 13, &isnull);
+		has_reach = !isnull;
+		reach = has_reach ? DatumGetInt64(d) : 0;
 
 		pending = issued - last_seq;
 		q->due = queue_deadline(now, has_last, last_time, pending,
@@ -737,6 +767,27 @@ read_queues_unit(void *arg)
 								pgq_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 5, &isnull))),
 								pgq_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 6, &isnull))));
 		q->headroom = pending > 0 ? Max(max_count - pending, 1) : 1;
+
+		/*
+		 * An early tick (by count or lag) only serves a consumer that has
+		 * taken everything ticked so far; a consumer behind gets bigger
+		 * batches from fewer ticks.  So while no subscription has reached
+		 * the latest tick (reach: the furthest tick any has taken or is
+		 * processing), waiting events get at most one tick per
+		 * pgq.ticker_period, pgqd's cadence, and producers need not wake
+		 * us for them once the count is reached.  A subscription whose
+		 * next batch ends at the latest tick may reach it any moment: look
+		 * again soon.  Only the timing is ours; the tick code still
+		 * checks the queue's own rules.
+		 */
+		if (pgq_ticker_coalesce && pending > 0 && has_last &&
+			!(has_reach && reach >= last_id))
+		{
+			q->due = Max(q->due, pgq_time_plus_usecs(last_time,
+													 pgq_ticker_period * INT64CONST(1000)));
+			q->headroom = pending >= max_count ? 0 : max_count - pending;
+			q->watch = has_reach && has_prev && reach >= prev_id;
+		}
 	}
 	MemoryContextSwitchTo(oldcxt);
 	PopActiveSnapshot();
@@ -1087,7 +1138,8 @@ run_one_maint_op(void)
 
 /*
  * The earliest of: a queue's deadline (or the end of its backoff), the
- * next retry or maintenance round, and pgq.ticker_period from now.
+ * next look at a queue whose consumer may be catching up, the next retry
+ * or maintenance round, and pgq.ticker_period from now.
  */
 static TimestampTz
 next_wakeup(List *queues, TimestampTz now, TimestampTz next_retry,
@@ -1102,8 +1154,12 @@ next_wakeup(List *queues, TimestampTz now, TimestampTz next_retry,
 	{
 		QueueView  *q = lfirst(lc);
 
-		if (!q->skip)
-			wake = Min(wake, Max(q->due, backoff_until(q->queue_id)));
+		if (q->skip)
+			continue;
+		wake = Min(wake, Max(q->due, backoff_until(q->queue_id)));
+		if (q->watch)
+			wake = Min(wake, TimestampTzPlusMilliseconds(now, Min(CATCH_UP_LOOK_MS,
+																  pgq_ticker_period)));
 	}
 	return wake;
 }
@@ -1250,7 +1306,8 @@ pgq_ticker_worker_main(Datum main_arg)
 					QueueView  *q = lfirst(lc);
 					int			bucket = (uint32) q->queue_id % PGQ_WAKE_BUCKETS;
 
-					if (!q->skip && (headroom[bucket] == 0 || q->headroom < headroom[bucket]))
+					if (!q->skip && q->headroom > 0 &&
+						(headroom[bucket] == 0 || q->headroom < headroom[bucket]))
 						headroom[bucket] = q->headroom;
 				}
 				if (pgq_wakeup_arm(my_slot, counts, headroom, rq.max_queue_id))

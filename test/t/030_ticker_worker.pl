@@ -98,9 +98,11 @@ select pgq.create_queue('count_q');
 select pgq.set_queue_config('count_q', 'ticker_max_count', '10');
 select pgq.set_queue_config('count_q', 'ticker_max_lag', '1 hour');
 select pgq.set_queue_config('count_q', 'ticker_idle_period', '1 hour');
+select pgq.register_consumer('count_q', 'c');
 select pgq.insert_event('count_q', 'test', 'first');
 });
-# max_lag and the idle period are an hour: only the count can make a tick
+# max_lag and the idle period are an hour: only the count can make a tick,
+# and only because a consumer waits for it (see 038_ticker_coalesce.pl)
 my $count_ticks = tick_count('db1', 'count_q');
 my $started = time;
 $node->safe_psql('db1',
