@@ -28,9 +28,9 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "archive.h"
 #include "compress.h"
 #include "framework/log.h"
+#include "framework/sha256.h"
 
 #define IO_BUF_SIZE (1024 * 1024)
 

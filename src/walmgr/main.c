@@ -19,14 +19,10 @@
 #include "postgres_fe.h"
 
 #include <limits.h>
-#include <signal.h>
-#include <time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "compress.h"
 #include "framework/log.h"
-#include "pqexpbuffer.h"
 #include "walmgr.h"
 
 typedef struct Command
@@ -112,7 +108,6 @@ static const char ini_template[] =
 "# archive_cleanup = off\n";
 
 static void usage(void);
-static char *strip_host_prefix(char *path);
 static bool archive_has_own_ini(Walmgr *wm);
 
 static void
@@ -175,66 +170,6 @@ usage(void)
 }
 
 /*
- * walmgr3's --init-master wrote archive paths as "host:path" for rsync.  The
- * host part is the slave key's business now; drop it.
- */
-static char *
-strip_host_prefix(char *path)
-{
-	char	   *colon = strchr(path, ':');
-	char	   *slash = strchr(path, '/');
-
-	if (colon != NULL && path[0] != '/' && path[0] != '~' &&
-		(slash == NULL || colon < slash))
-	{
-		char	   *stripped = pg_strdup(colon + 1);
-
-		pg_free(path);
-		return stripped;
-	}
-	return path;
-}
-
-/* A config value (interpolated); def NULL makes the key required. */
-char *
-wm_get(Walmgr *wm, const char *key, const char *def)
-{
-	return sky_config_get(wm->script.cf, key, def);
-}
-
-/* A path-valued config key: "~" expanded, walmgr3's "host:" prefix dropped. */
-char *
-wm_get_path(Walmgr *wm, const char *key, const char *def)
-{
-	return strip_host_prefix(sky_config_get_file(wm->script.cf, key, def));
-}
-
-/*
- * Path of a PostgreSQL program in the directory the config key (master_bin
- * or slave_bin) names; unset or empty means PostgreSQL 15's Debian bindir.
- */
-char *
-wm_pg_program(Walmgr *wm, const char *bindir_key, const char *prog)
-{
-	char	   *bindir = wm_get_path(wm, bindir_key, WALMGR_DEFAULT_BINDIR);
-	char	   *path;
-
-	path = psprintf("%s/%s", bindir[0] ? bindir : WALMGR_DEFAULT_BINDIR, prog);
-	pg_free(bindir);
-	return path;
-}
-
-/*
- * Is the archive side run by a walmgr of its own, with slave_config (see
- * remote.c), rather than in this process with this ini?
- */
-bool
-wm_remote(Walmgr *wm)
-{
-	return wm->archive_apart;
-}
-
-/*
  * On another host the archive side always has its own ini.  On this host
  * it has one when a primary's ini names one in slave_config: then, as on
  * another host, the archive's keys (walmgr_data, compression, keep_backups,
@@ -258,129 +193,6 @@ archive_has_own_ini(Walmgr *wm)
 		(realpath(config, real) == NULL || strcmp(real, wm->script.cf->path) != 0);
 	pg_free(config);
 	return own;
-}
-
-/* s in single quotes for /bin/sh, with embedded quotes escaped */
-char *
-wm_shell_quote(const char *s)
-{
-	PQExpBufferData buf;
-	char	   *result;
-
-	initPQExpBuffer(&buf);
-	appendPQExpBufferChar(&buf, '\'');
-	for (; *s; s++)
-	{
-		if (*s == '\'')
-			appendPQExpBufferStr(&buf, "'\\''");
-		else
-			appendPQExpBufferChar(&buf, *s);
-	}
-	appendPQExpBufferChar(&buf, '\'');
-	result = pg_strdup(buf.data);
-	termPQExpBuffer(&buf);
-	return result;
-}
-
-/*
- * Run a shell command from the config (restart, periodic, ...).  Returns
- * its exit status, logging a failure; with --dry-run only logs it.
- */
-int
-wm_run_shell(Walmgr *wm, const char *what, const char *command)
-{
-	int			status;
-
-	if (wm->dry_run)
-	{
-		log_info("dry run: would run %s: %s", what, command);
-		return 0;
-	}
-	log_info("running %s: %s", what, command);
-	fflush(NULL);
-	status = system(command);
-	if (status == -1)
-	{
-		log_error("could not run %s: %m", what);
-		return 1;
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (WIFEXITED(status))
-	{
-		log_error("%s failed with exit status %d", what, WEXITSTATUS(status));
-		return WEXITSTATUS(status);
-	}
-	log_error("%s was terminated by signal %d", what, WTERMSIG(status));
-	return 1;
-}
-
-/*
- * Run a program (no shell) and wait for it, at most timeout seconds when
- * timeout > 0: then it gets SIGTERM, and SIGKILL 10 s later.  Returns its
- * exit status, 1 if it could not run or was killed (all logged).
- */
-int
-wm_run_argv(Walmgr *wm, const char *what, char *const *argv, int timeout)
-{
-	PQExpBufferData shown;
-	pid_t		pid;
-	int			status;
-	int			i;
-	time_t		start = time(NULL);
-	bool		termed = false;
-
-	initPQExpBuffer(&shown);
-	for (i = 0; argv[i] != NULL; i++)
-		appendPQExpBuffer(&shown, "%s%s", i ? " " : "", argv[i]);
-	if (wm->dry_run)
-	{
-		log_info("dry run: would run %s: %s", what, shown.data);
-		termPQExpBuffer(&shown);
-		return 0;
-	}
-	log_info("running %s: %s", what, shown.data);
-	termPQExpBuffer(&shown);
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-	{
-		log_error("could not fork: %m");
-		return 1;
-	}
-	if (pid == 0)
-	{
-		execv(argv[0], argv);
-		fprintf(stderr, "could not execute \"%s\": %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	for (;;)
-	{
-		pid_t		r = waitpid(pid, &status, timeout > 0 ? WNOHANG : 0);
-
-		if (r == pid)
-			break;
-		if (r < 0 && errno != EINTR)
-		{
-			log_error("could not wait for %s: %m", what);
-			return 1;
-		}
-		if (timeout > 0 && time(NULL) - start >= timeout + (termed ? 10 : 0))
-		{
-			log_error("%s did not finish within %d s, stopping it", what, timeout);
-			kill(pid, termed ? SIGKILL : SIGTERM);
-			termed = true;
-		}
-		if (timeout > 0)
-			pg_usleep(100 * 1000);
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !termed)
-		return 0;
-	if (WIFEXITED(status))
-		log_error("%s failed with exit status %d", what, WEXITSTATUS(status));
-	else
-		log_error("%s was terminated by signal %d", what, WTERMSIG(status));
-	return (WIFEXITED(status) && WEXITSTATUS(status) != 0) ? WEXITSTATUS(status) : 1;
 }
 
 /*

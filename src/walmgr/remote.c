@@ -23,9 +23,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "archive.h"
 #include "compress.h"
 #include "framework/log.h"
+#include "framework/sha256.h"
 #include "pqexpbuffer.h"
 #include "walmgr.h"
 

@@ -29,6 +29,7 @@
 #include "framework/log.h"
 #include "framework/pidfile.h"
 #include "framework/pqutil.h"
+#include "framework/sha256.h"
 #include "pqexpbuffer.h"
 #include "walmgr.h"
 

@@ -89,11 +89,13 @@ typedef struct Walmgr
 /* where Debian installs the PostgreSQL 15 programs */
 #define WALMGR_DEFAULT_BINDIR "/usr/lib/postgresql/15/bin"
 
-/* main.c */
+/* config.c */
 extern char *wm_get(Walmgr *wm, const char *key, const char *def);
 extern char *wm_get_path(Walmgr *wm, const char *key, const char *def);
 extern char *wm_pg_program(Walmgr *wm, const char *bindir_key, const char *prog);
 extern bool wm_remote(Walmgr *wm);
+
+/* run.c */
 extern int	wm_run_shell(Walmgr *wm, const char *what, const char *command);
 extern int	wm_run_argv(Walmgr *wm, const char *what, char *const *argv,
 						int timeout);
