@@ -1,9 +1,10 @@
 -- Functions of the londiste extension (londiste 3.8 interface).
 --
--- The update from londiste 3.8 runs this file too, replacing 3.8's
--- functions in place (hence CREATE OR REPLACE: the objects keep their
--- OIDs, privileges and extension membership).  On a fresh install the
--- schema is new, so nothing else can be replaced.
+-- The update from londiste 3.8 runs this file too, with every CREATE
+-- FUNCTION made CREATE OR REPLACE by the Makefile's update rule, so that
+-- 3.8's functions keep their OIDs, privileges and extension membership;
+-- the table_info trigger, which 3.8 has as well, is replaced the same way
+-- here.
 --
 -- Except for set_session_replication_role, everything runs with the
 -- caller's rights: the replication worker and the admin tool call these
@@ -25,7 +26,7 @@
 --
 
 -- Schema and name parts of a "schema.name" text.
-CREATE OR REPLACE FUNCTION londiste.split_fqname(i_fqname text,
+CREATE FUNCTION londiste.split_fqname(i_fqname text,
                                       OUT schema_part text,
                                       OUT name_part text)
 AS $$
@@ -43,7 +44,7 @@ END
 $$ LANGUAGE plpgsql STRICT IMMUTABLE;
 
 -- The name with "public." in front unless it names a schema already.
-CREATE OR REPLACE FUNCTION londiste.make_fqname(i_name text)
+CREATE FUNCTION londiste.make_fqname(i_name text)
 RETURNS text
 AS $$
 BEGIN
@@ -55,7 +56,7 @@ END
 $$ LANGUAGE plpgsql STRICT IMMUTABLE;
 
 -- The name as an SQL identifier, both parts quoted as needed.
-CREATE OR REPLACE FUNCTION londiste.quote_fqname(i_name text)
+CREATE FUNCTION londiste.quote_fqname(i_name text)
 RETURNS text
 AS $$
 DECLARE
@@ -67,7 +68,7 @@ END
 $$ LANGUAGE plpgsql STRICT IMMUTABLE;
 
 -- OID of the relation of that exact (unquoted) name and relkind, or NULL.
-CREATE OR REPLACE FUNCTION londiste.find_rel_oid(i_fqname text, i_kind text)
+CREATE FUNCTION londiste.find_rel_oid(i_fqname text, i_kind text)
 RETURNS oid
 AS $$
 DECLARE
@@ -85,7 +86,7 @@ BEGIN
 END
 $$ LANGUAGE plpgsql STRICT STABLE;
 
-CREATE OR REPLACE FUNCTION londiste.find_table_oid(tbl text)
+CREATE FUNCTION londiste.find_table_oid(tbl text)
 RETURNS oid
 AS $$
 BEGIN
@@ -93,7 +94,7 @@ BEGIN
 END
 $$ LANGUAGE plpgsql STRICT STABLE;
 
-CREATE OR REPLACE FUNCTION londiste.find_seq_oid(seq text)
+CREATE FUNCTION londiste.find_seq_oid(seq text)
 RETURNS oid
 AS $$
 BEGIN
@@ -103,7 +104,7 @@ $$ LANGUAGE plpgsql STRICT STABLE;
 
 -- One letter per live column of the table in column order: 'k' for a
 -- primary key column, 'v' for any other.  Empty for an unknown table.
-CREATE OR REPLACE FUNCTION londiste.find_column_types(tbl text)
+CREATE FUNCTION londiste.find_column_types(tbl text)
 RETURNS text
 AS $$
 DECLARE
@@ -126,7 +127,7 @@ $$ LANGUAGE plpgsql STRICT STABLE;
 
 -- Whether the function is one of the pgq row-capture triggers, which are
 -- the only triggers londiste creates on replicated tables.
-CREATE OR REPLACE FUNCTION londiste.is_replica_func(func_oid oid)
+CREATE FUNCTION londiste.is_replica_func(func_oid oid)
 RETURNS boolean
 AS $$
     SELECT EXISTS (
@@ -140,7 +141,7 @@ $$ LANGUAGE sql STRICT STABLE;
 
 -- The installed version of the extension, NULL if londiste was loaded
 -- some other way.  Clients compare it part by part as integers.
-CREATE OR REPLACE FUNCTION londiste.version()
+CREATE FUNCTION londiste.version()
 RETURNS text
 AS $$
 BEGIN
@@ -151,7 +152,7 @@ $$ LANGUAGE plpgsql;
 
 -- Bring the schema of an older installation up to date and make sure the
 -- two roles exist.  Returns 0, as it always has; safe to run again.
-CREATE OR REPLACE FUNCTION londiste.upgrade_schema()
+CREATE FUNCTION londiste.upgrade_schema()
 RETURNS integer
 AS $$
 BEGIN
@@ -189,7 +190,7 @@ SELECT londiste.upgrade_schema();
 --
 
 -- Sequences of the queue, in registration order.
-CREATE OR REPLACE FUNCTION londiste.get_seq_list(i_queue_name text,
+CREATE FUNCTION londiste.get_seq_list(i_queue_name text,
                                       OUT seq_name text,
                                       OUT last_value bigint,
                                       OUT local boolean)
@@ -206,7 +207,7 @@ $$ LANGUAGE plpgsql STRICT;
 
 -- Tables of the queue, in registration order, with the copy role of those
 -- being copied.  The worker calls this once per batch.
-CREATE OR REPLACE FUNCTION londiste.get_table_list(i_queue_name text,
+CREATE FUNCTION londiste.get_table_list(i_queue_name text,
                                         OUT table_name text,
                                         OUT local boolean,
                                         OUT merge_state text,
@@ -247,7 +248,7 @@ $$ LANGUAGE plpgsql STRICT STABLE;
 -- Siblings are the rows with the same effective destination in queues
 -- with the same combined_queue (NULL counting as equal) that are not yet
 -- in sync.
-CREATE OR REPLACE FUNCTION londiste._coordinate_copy(i_queue_name text, i_table_name text,
+CREATE FUNCTION londiste._coordinate_copy(i_queue_name text, i_table_name text,
                                           OUT copy_role text,
                                           OUT copy_pos integer)
 AS $$
@@ -319,7 +320,7 @@ $$ LANGUAGE plpgsql STRICT STABLE;
 -- On the root: tables and sequences of the database that the queue does
 -- not replicate.  Elsewhere: what the queue offers that this node has not
 -- subscribed to.
-CREATE OR REPLACE FUNCTION londiste.local_show_missing(i_queue_name text,
+CREATE FUNCTION londiste.local_show_missing(i_queue_name text,
                                             OUT obj_kind text,
                                             OUT obj_name text)
 RETURNS SETOF record
@@ -364,7 +365,7 @@ $$ LANGUAGE plpgsql STRICT STABLE;
 
 -- Replicate a sequence: on the root, start publishing it; elsewhere,
 -- subscribe to one the root publishes.
-CREATE OR REPLACE FUNCTION londiste.local_add_seq(i_queue_name text, i_seq_name text,
+CREATE FUNCTION londiste.local_add_seq(i_queue_name text, i_seq_name text,
                                        OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
@@ -419,7 +420,7 @@ END
 $$ LANGUAGE plpgsql;
 
 -- Stop replicating a sequence; on the root this removes it from the queue.
-CREATE OR REPLACE FUNCTION londiste.local_remove_seq(i_queue_name text, i_seq_name text,
+CREATE FUNCTION londiste.local_remove_seq(i_queue_name text, i_seq_name text,
                                           OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
@@ -446,7 +447,7 @@ $$ LANGUAGE plpgsql STRICT;
 
 -- A londiste.update-seq event reached a non-root node: remember the value
 -- and move the local sequence to it if this node replicates it.
-CREATE OR REPLACE FUNCTION londiste.global_update_seq(i_queue_name text, i_seq_name text,
+CREATE FUNCTION londiste.global_update_seq(i_queue_name text, i_seq_name text,
                                            i_value bigint,
                                            OUT ret_code integer, OUT ret_note text)
 AS $$
@@ -491,7 +492,7 @@ END
 $$ LANGUAGE plpgsql;
 
 -- Forget a sequence; the root tells the other nodes.
-CREATE OR REPLACE FUNCTION londiste.global_remove_seq(i_queue_name text, i_seq_name text,
+CREATE FUNCTION londiste.global_remove_seq(i_queue_name text, i_seq_name text,
                                            OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
@@ -517,7 +518,7 @@ $$ LANGUAGE plpgsql STRICT;
 -- within i_buffer of the value published last, three buffers ahead of its
 -- current value.  Run periodically by the ticker through
 -- pgq.maint_operations (a composite result: it is called once a round).
-CREATE OR REPLACE FUNCTION londiste.root_check_seqs(i_queue_name text, i_buffer bigint,
+CREATE FUNCTION londiste.root_check_seqs(i_queue_name text, i_buffer bigint,
                                          OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
@@ -572,7 +573,7 @@ BEGIN
 END
 $$ LANGUAGE plpgsql;
 
-CREATE OR REPLACE FUNCTION londiste.root_check_seqs(i_queue_name text,
+CREATE FUNCTION londiste.root_check_seqs(i_queue_name text,
                                          OUT ret_code integer, OUT ret_note text)
 AS $$
 BEGIN
@@ -582,7 +583,7 @@ END
 $$ LANGUAGE plpgsql;
 
 -- Queue an event for the other nodes; only the root may.
-CREATE OR REPLACE FUNCTION londiste.root_notify_change(i_queue_name text, i_ev_type text,
+CREATE FUNCTION londiste.root_notify_change(i_queue_name text, i_ev_type text,
                                             i_ev_data text)
 RETURNS integer
 AS $$
@@ -621,7 +622,7 @@ $$ LANGUAGE plpgsql;
 -- The row trigger is dropped and made again on every call, as in londiste
 -- 3.8; the truncate trigger is made only if missing.  trigger_name is
 -- always NULL (3.8 never filled it in).
-CREATE OR REPLACE FUNCTION londiste.create_trigger(i_queue_name text, i_table_name text,
+CREATE FUNCTION londiste.create_trigger(i_queue_name text, i_table_name text,
                                         i_trg_args text[], i_dest_table text,
                                         i_node_type text,
                                         OUT ret_code integer, OUT ret_note text,
@@ -792,7 +793,7 @@ $$ LANGUAGE plpgsql;
 -- all of them at once) or no_merge (only this one).
 -- i_table_attrs are the worker's handler settings, urlencoded;
 -- i_dest_table the local name if it differs from the queue's.
-CREATE OR REPLACE FUNCTION londiste.local_add_table(i_queue_name text, i_table_name text,
+CREATE FUNCTION londiste.local_add_table(i_queue_name text, i_table_name text,
                                          i_trg_args text[], i_table_attrs text,
                                          i_dest_table text,
                                          OUT ret_code integer, OUT ret_note text)
@@ -1003,7 +1004,7 @@ BEGIN
 END
 $$ LANGUAGE plpgsql;
 
-CREATE OR REPLACE FUNCTION londiste.local_add_table(i_queue_name text, i_table_name text,
+CREATE FUNCTION londiste.local_add_table(i_queue_name text, i_table_name text,
                                          i_trg_args text[], i_table_attrs text,
                                          OUT ret_code integer, OUT ret_note text)
 AS $$
@@ -1014,7 +1015,7 @@ BEGIN
 END
 $$ LANGUAGE plpgsql;
 
-CREATE OR REPLACE FUNCTION londiste.local_add_table(i_queue_name text, i_table_name text,
+CREATE FUNCTION londiste.local_add_table(i_queue_name text, i_table_name text,
                                          i_trg_args text[],
                                          OUT ret_code integer, OUT ret_note text)
 AS $$
@@ -1025,7 +1026,7 @@ BEGIN
 END
 $$ LANGUAGE plpgsql;
 
-CREATE OR REPLACE FUNCTION londiste.local_add_table(i_queue_name text, i_table_name text,
+CREATE FUNCTION londiste.local_add_table(i_queue_name text, i_table_name text,
                                          OUT ret_code integer, OUT ret_note text)
 AS $$
 BEGIN
@@ -1037,7 +1038,7 @@ $$ LANGUAGE plpgsql STRICT;
 -- Store new handler settings for a local table and re-create its triggers
 -- with new arguments.  i_table_name is used as given, not completed with
 -- "public." (as in londiste 3.8).
-CREATE OR REPLACE FUNCTION londiste.local_change_handler(i_queue_name text, i_table_name text,
+CREATE FUNCTION londiste.local_change_handler(i_queue_name text, i_table_name text,
                                               i_trg_args text[], i_table_attrs text,
                                               OUT ret_code integer, OUT ret_note text)
 AS $$
@@ -1090,7 +1091,7 @@ $$ LANGUAGE plpgsql;
 
 -- Unsubscribe this node from a table (on the root: remove it from the
 -- queue).  A table left half-copied gets back what the copy dropped.
-CREATE OR REPLACE FUNCTION londiste.local_remove_table(i_queue_name text, i_table_name text,
+CREATE FUNCTION londiste.local_remove_table(i_queue_name text, i_table_name text,
                                             OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
@@ -1158,7 +1159,7 @@ $$ LANGUAGE plpgsql STRICT;
 -- of it from a londiste.add-table event), and to the queue this one is
 -- combined into.  Notes echo the name as given, except for a table found
 -- already.
-CREATE OR REPLACE FUNCTION londiste.global_add_table(i_queue_name text, i_table_name text,
+CREATE FUNCTION londiste.global_add_table(i_queue_name text, i_table_name text,
                                           OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
@@ -1204,7 +1205,7 @@ $$ LANGUAGE plpgsql STRICT;
 
 -- Forget a table of the queue (a londiste.remove-table event, or the
 -- root's own removal); a subscribed non-root node unsubscribes first.
-CREATE OR REPLACE FUNCTION londiste.global_remove_table(i_queue_name text, i_table_name text,
+CREATE FUNCTION londiste.global_remove_table(i_queue_name text, i_table_name text,
                                              OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
@@ -1229,7 +1230,7 @@ $$ LANGUAGE plpgsql STRICT;
 -- Drop the queue's pgq triggers from the table's local copy: every trigger
 -- calling a pgq capture function with this queue as first argument,
 -- whatever its name.
-CREATE OR REPLACE FUNCTION londiste.drop_table_triggers(i_queue_name text, i_table_name text)
+CREATE FUNCTION londiste.drop_table_triggers(i_queue_name text, i_table_name text)
 RETURNS void
 AS $$
 DECLARE
@@ -1263,7 +1264,7 @@ END
 $$ LANGUAGE plpgsql STRICT;
 
 -- A table_info row going away takes its triggers with it.
-CREATE OR REPLACE FUNCTION londiste.table_info_trigger()
+CREATE FUNCTION londiste.table_info_trigger()
 RETURNS trigger
 AS $$
 BEGIN
@@ -1275,7 +1276,7 @@ $$ LANGUAGE plpgsql;
 -- Copy state of a local table (the worker's and the copy process's
 -- progress through NULL, in-copy, catching-up, wanna-sync:<tick>,
 -- do-sync:<tick> and ok), with the copy's snapshot.
-CREATE OR REPLACE FUNCTION londiste.local_set_table_state(i_queue_name text, i_table_name text,
+CREATE FUNCTION londiste.local_set_table_state(i_queue_name text, i_table_name text,
                                                i_snapshot text, i_merge_state text,
                                                OUT ret_code integer, OUT ret_note text)
 AS $$
@@ -1299,7 +1300,7 @@ END
 $$ LANGUAGE plpgsql;
 
 -- Handler settings of a local table; the name is used exactly as given.
-CREATE OR REPLACE FUNCTION londiste.local_set_table_attrs(i_queue_name text, i_table_name text,
+CREATE FUNCTION londiste.local_set_table_attrs(i_queue_name text, i_table_name text,
                                                i_table_attrs text,
                                                OUT ret_code integer, OUT ret_note text)
 AS $$
@@ -1320,7 +1321,7 @@ $$ LANGUAGE plpgsql;
 
 -- DDL the copy dropped and must re-create (NULL: nothing pending); the
 -- name is used exactly as given.
-CREATE OR REPLACE FUNCTION londiste.local_set_table_struct(i_queue_name text, i_table_name text,
+CREATE FUNCTION londiste.local_set_table_struct(i_queue_name text, i_table_name text,
                                                 i_dropped_ddl text,
                                                 OUT ret_code integer, OUT ret_note text)
 AS $$
@@ -1346,7 +1347,7 @@ $$ LANGUAGE plpgsql;
 --
 
 -- Foreign keys from or to the table, with the statement re-creating each.
-CREATE OR REPLACE FUNCTION londiste.find_table_fkeys(i_table_name text)
+CREATE FUNCTION londiste.find_table_fkeys(i_table_name text)
 RETURNS SETOF londiste.pending_fkeys
 AS $$
 DECLARE
@@ -1373,7 +1374,7 @@ $$ LANGUAGE plpgsql STRICT STABLE;
 
 -- Drop a foreign key of the table, keeping it in pending_fkeys.  Returns 1,
 -- or 0 if the table has no such foreign key.
-CREATE OR REPLACE FUNCTION londiste.drop_table_fkey(i_from_table text, i_fkey_name text)
+CREATE FUNCTION londiste.drop_table_fkey(i_from_table text, i_fkey_name text)
 RETURNS integer
 AS $$
 DECLARE
@@ -1402,7 +1403,7 @@ $$ LANGUAGE plpgsql STRICT;
 -- returns the definition with "not valid" (checks new rows only), the
 -- next one "validate constraint" (checks old rows without blocking
 -- writes), the last one forgets the pending row and returns ''.
-CREATE OR REPLACE FUNCTION londiste.restore_table_fkey(i_from_table text, i_fkey_name text,
+CREATE FUNCTION londiste.restore_table_fkey(i_from_table text, i_fkey_name text,
                                             i_lazy boolean DEFAULT false)
 RETURNS text
 AS $$
@@ -1443,7 +1444,7 @@ END
 $$ LANGUAGE plpgsql STRICT;
 
 -- Pending foreign keys from or to the table.
-CREATE OR REPLACE FUNCTION londiste.get_table_pending_fkeys(i_table_name text)
+CREATE FUNCTION londiste.get_table_pending_fkeys(i_table_name text)
 RETURNS SETOF londiste.pending_fkeys
 AS $$
 BEGIN
@@ -1462,7 +1463,7 @@ $$ LANGUAGE plpgsql STRICT STABLE;
 -- is the one that restores them, so that several workers of one database
 -- do not race.  That is the first queue whose combined queue is a root,
 -- else the combined branch queue, else the first queue.
-CREATE OR REPLACE FUNCTION londiste.get_valid_pending_fkeys(i_queue_name text)
+CREATE FUNCTION londiste.get_valid_pending_fkeys(i_queue_name text)
 RETURNS SETOF londiste.pending_fkeys
 AS $$
 BEGIN
@@ -1518,7 +1519,7 @@ $$ LANGUAGE plpgsql STRICT STABLE;
 
 -- Record that a script is being run here.  201 if a script of that file
 -- name ran already (in any queue): the caller skips it.
-CREATE OR REPLACE FUNCTION londiste.execute_start(i_queue_name text, i_file_name text,
+CREATE FUNCTION londiste.execute_start(i_queue_name text, i_file_name text,
                                        i_sql text, i_expect_root boolean,
                                        i_attrs text,
                                        OUT ret_code integer, OUT ret_note text)
@@ -1546,7 +1547,7 @@ BEGIN
 END
 $$ LANGUAGE plpgsql;
 
-CREATE OR REPLACE FUNCTION londiste.execute_start(i_queue_name text, i_file_name text,
+CREATE FUNCTION londiste.execute_start(i_queue_name text, i_file_name text,
                                        i_sql text, i_expect_root boolean,
                                        OUT ret_code integer, OUT ret_note text)
 AS $$
@@ -1558,7 +1559,7 @@ $$ LANGUAGE plpgsql;
 
 -- The script has run.  On the root it is now queued for the other nodes
 -- (each call queues it again).
-CREATE OR REPLACE FUNCTION londiste.execute_finish(i_queue_name text, i_file_name text,
+CREATE FUNCTION londiste.execute_finish(i_queue_name text, i_file_name text,
                                         OUT ret_code integer, OUT ret_note text)
 AS $$
 DECLARE
@@ -1588,7 +1589,7 @@ $$ LANGUAGE plpgsql STRICT;
 
 -- Forget scripts run more than three months ago.  Returns 0: the ticker
 -- repeats calls that return other numbers.
-CREATE OR REPLACE FUNCTION londiste.periodic_maintenance()
+CREATE FUNCTION londiste.periodic_maintenance()
 RETURNS integer
 AS $$
 BEGIN
@@ -1604,7 +1605,7 @@ $$ LANGUAGE plpgsql;
 -- the capture triggers) from firing on replayed rows, "local" makes the
 -- capture triggers ignore an EXECUTE script's changes.  For the session,
 -- or (is_local) for the transaction.
-CREATE OR REPLACE FUNCTION londiste.set_session_replication_role(val text, is_local boolean)
+CREATE FUNCTION londiste.set_session_replication_role(val text, is_local boolean)
 RETURNS void
 AS $$
 BEGIN
@@ -1627,7 +1628,7 @@ SET search_path = pg_catalog, pg_temp;
 -- inherits from it.  With a partition field, add a CHECK constraint that
 -- the field falls into the i_part_period ('hour', 'day', 'month', 'year')
 -- containing i_part_time.  Returns 1, or 0 if i_part exists already.
-CREATE OR REPLACE FUNCTION londiste.create_partition(i_table text, i_part text, i_pkeys text,
+CREATE FUNCTION londiste.create_partition(i_table text, i_part text, i_pkeys text,
                                           i_part_field text, i_part_time timestamptz,
                                           i_part_period text)
 RETURNS integer
@@ -1760,7 +1761,7 @@ $$ LANGUAGE plpgsql;
 -- Whether partition i_partition_table, named <base>_<date> by
 -- i_partition_period, lies wholly before now() - i_retention_period.
 -- NULL if the name does not end in such a date.
-CREATE OR REPLACE FUNCTION londiste.is_obsolete_partition(i_partition_table text,
+CREATE FUNCTION londiste.is_obsolete_partition(i_partition_table text,
                                                i_retention_period interval,
                                                i_partition_period text)
 RETURNS boolean
@@ -1801,7 +1802,7 @@ $$ LANGUAGE plpgsql;
 
 -- Quoted names of the partitions of i_parent_table ("schema.table") that
 -- is_obsolete_partition calls obsolete, in name order.
-CREATE OR REPLACE FUNCTION londiste.list_obsolete_partitions(i_parent_table text,
+CREATE FUNCTION londiste.list_obsolete_partitions(i_parent_table text,
                                                   i_retention_period interval,
                                                   i_partition_period text)
 RETURNS SETOF text
@@ -1836,7 +1837,7 @@ END
 $$ LANGUAGE plpgsql;
 
 -- Drop what list_obsolete_partitions lists; returns the names dropped.
-CREATE OR REPLACE FUNCTION londiste.drop_obsolete_partitions(i_parent_table text,
+CREATE FUNCTION londiste.drop_obsolete_partitions(i_parent_table text,
                                                   i_retention_period interval,
                                                   i_partition_period text)
 RETURNS SETOF text
