@@ -117,7 +117,9 @@ $(foreach t,$(UPDATE_TEMPLATES),$(eval $(call update_rule,$(t))))
 # are built one after the other because they share src/framework's
 # objects.  test/framework holds a test-only program on the same objects,
 # built after them and never installed.
-CLIENT_DIRS = $(patsubst %/Makefile,%,$(wildcard src/*/Makefile))
+# The consumer library comes first: the programs on it link its archive.
+CLIENT_DIRS = $(patsubst %/Makefile,%,$(wildcard src/libpgq/Makefile) \
+	$(filter-out src/libpgq/Makefile,$(wildcard src/*/Makefile)))
 
 .PHONY: clients-all clients-install clients-uninstall clients-clean probe-all probe-clean
 all: clients-all probe-all

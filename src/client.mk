@@ -12,6 +12,11 @@
 #
 #   make install CLIENT_PREFIX=/opt/pgq       programs in /opt/pgq/bin
 #   make install CLIENT_BINDIR=/usr/bin       programs in /usr/bin (packages)
+#
+# A program on the consumer library sets USE_LIBPGQ = 1 before the include:
+# it then links ../libpgq/libpgq.a (built first by the top-level Makefile)
+# and finds <libpgq.h>.  COMPAT_LINKS names the Skytools 3 names installed
+# as symbolic links to the program (queue_mover3 -> queue_mover).
 
 CLIENT_PREFIX ?= /usr/local
 CLIENT_BINDIR ?= $(CLIENT_PREFIX)/bin
@@ -20,6 +25,10 @@ CLIENT_BINDIR ?= $(CLIENT_PREFIX)/bin
 PGQ_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" ../../pgq.control)
 
 PG_CPPFLAGS += -I.. -I$(libpq_srcdir) -DPGQ_VERSION='"$(PGQ_VERSION)"'
+ifdef USE_LIBPGQ
+PG_CPPFLAGS += -I../libpgq
+PG_LIBS_INTERNAL += ../libpgq/libpgq.a
+endif
 PG_CFLAGS += -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 PG_LIBS_INTERNAL += $(libpq_pgport)
 
@@ -29,6 +38,20 @@ include $(PGXS)
 
 # PGXS's install rules, with the program's directory in place of PostgreSQL's
 install installdirs uninstall: bindir = $(CLIENT_BINDIR)
+
+ifdef COMPAT_LINKS
+install: install-compat-links
+uninstall: uninstall-compat-links
+.PHONY: install-compat-links uninstall-compat-links
+install-compat-links: installdirs
+	for link in $(COMPAT_LINKS); do \
+		ln -sfn $(PROGRAM) '$(DESTDIR)$(CLIENT_BINDIR)'/$$link || exit; \
+	done
+uninstall-compat-links:
+	for link in $(COMPAT_LINKS); do \
+		rm -f '$(DESTDIR)$(CLIENT_BINDIR)'/$$link; \
+	done
+endif
 
 # PGXS tracks no header dependencies; every object depends on all headers.
 $(OBJS): $(wildcard *.h) $(wildcard ../framework/*.h)

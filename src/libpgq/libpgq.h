@@ -1,0 +1,280 @@
+/*-------------------------------------------------------------------------
+ *
+ * libpgq.h
+ *	  The PgQ consumer library: the public interface.
+ *
+ * A consumer program states what it is (a PgqProgram) and how it handles a
+ * batch, and hands control to pgq_program_main(), which gives it what every
+ * Skytools consumer has: the switches (-q -v -d -r -s -k -V --ini --set,
+ * --register, --unregister, and --rewind/--reset where the flavour tracks
+ * its position), the ini file, logging, daemon mode, pidfile, reload, the
+ * batch loop with per-batch stats, and recovery from lost connections.
+ * The flavours are those of python3-pgq:
+ *
+ *	PGQ_CONSUMER_PLAIN	 pgq.Consumer: at-least-once, no tracking
+ *	PGQ_CONSUMER_SERIAL	 pgq.SerialConsumer: the last applied tick is kept
+ *						 in the target database (pgq_ext.get_last_tick /
+ *						 set_last_tick) and committed with the batch's work
+ *	PGQ_CONSUMER_REMOTE	 pgq.RemoteConsumer: the same with batch ids
+ *						 (pgq_ext.is_batch_done / set_batch_done)
+ *	PGQ_CONSUMER_LOCAL	 pgq.LocalConsumer: the last applied tick is kept
+ *						 in a local file, written durably after each batch
+ *	PGQ_CONSUMER_COOP	 pgq.CoopConsumer: a subconsumer of a pgq_coop
+ *						 cooperative consumer
+ *
+ * The ini keys are python3-pgq's: queue_name, consumer_name, pgq_lazy_fetch,
+ * pgq_batch_collect_events, pgq_batch_collect_interval, pgq_keep_lag,
+ * table_filter, consumer_filter, local_tracking_file, subconsumer_name,
+ * subconsumer_timeout, and the connect string keys named in the PgqProgram.
+ *
+ * Everything returned by the library belongs to it and stays valid until
+ * the call named in each comment; the caller frees nothing unless told.
+ * Functions that can fail return false (or NULL) and leave a message for
+ * pgq_consumer_error().
+ *
+ * The library is not thread-safe: use one PgqConsumer per thread.
+ *
+ * src/libpgq/libpgq.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LIBPGQ_H
+#define LIBPGQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#ifdef __cplusplus
+extern "C"
+{
+#endif
+
+#define LIBPGQ_VERSION "4.0"
+
+typedef struct PgqConsumer PgqConsumer;
+typedef struct PgqBatch PgqBatch;
+typedef struct PgqDict PgqDict;
+typedef struct PgqTemplate PgqTemplate;
+
+typedef enum PgqFlavour
+{
+	PGQ_CONSUMER_PLAIN,
+	PGQ_CONSUMER_SERIAL,
+	PGQ_CONSUMER_REMOTE,
+	PGQ_CONSUMER_LOCAL,
+	PGQ_CONSUMER_COOP
+} PgqFlavour;
+
+/* What pgq.next_batch_custom() said about the batch. */
+typedef struct PgqBatchInfo
+{
+	int64_t		batch_id;
+	int64_t		tick_id;		/* cur_tick_id */
+	int64_t		prev_tick_id;
+	int64_t		tick_event_seq;
+	int64_t		prev_tick_event_seq;
+	const char *tick_time;		/* timestamptz text */
+	const char *prev_tick_time;
+} PgqBatchInfo;
+
+/*
+ * One event.  Text columns are NULL when the column is SQL NULL; retry is
+ * -1 when ev_retry is NULL (the event was never retried).
+ */
+typedef struct PgqEvent
+{
+	int64_t		id;
+	int64_t		txid;
+	int			retry;
+	const char *time;			/* ev_time as timestamptz text */
+	const char *type;
+	const char *data;
+	const char *extra1;
+	const char *extra2;
+	const char *extra3;
+	const char *extra4;
+} PgqEvent;
+
+/* Log levels, numbered like Python's logging (TRACE is Skytools' own). */
+typedef enum PgqLogLevel
+{
+	PGQ_LOG_TRACE = 5,
+	PGQ_LOG_DEBUG = 10,
+	PGQ_LOG_INFO = 20,
+	PGQ_LOG_WARNING = 30,
+	PGQ_LOG_ERROR = 40
+} PgqLogLevel;
+
+/*
+ * Exit codes of pgq_program_main(), and of the programs built on it:
+ *	0	stopped on request (-s, SIGINT), single run done, or the asked
+ *		command (--register, --ini, -r, ...) succeeded
+ *	1	error: a bad or missing config, a failed command, nothing to
+ *		signal, "Lost position", or stopped by SIGTERM mid-batch
+ *	2	wrong usage (unknown switch, missing config file argument)
+ */
+#define PGQ_EXIT_OK 0
+#define PGQ_EXIT_ERROR 1
+#define PGQ_EXIT_USAGE 2
+
+/*
+ * Handle one batch.  Read its events with pgq_batch_next_event(); tag
+ * those to be retried later with pgq_event_retry(), or the whole batch with
+ * pgq_batch_retry().  Events not tagged count as done.
+ *
+ * Return true when the batch is handled: the library then does the
+ * flavour's bookkeeping (target tick and commit, tracking file), the
+ * retries and pgq.finish_batch().  Return false after reporting the error
+ * with pgq_log(): the library rolls back what it can, logs "Job NAME
+ * crashed", sleeps exception_sleep and tries the same batch again.
+ */
+typedef bool (*PgqBatchFunc) (PgqBatch *batch, void *arg);
+
+/*
+ * Called after the config is loaded and again after each reload, before
+ * any batch: read the program's own keys with pgq_config_*() and check
+ * them.  Return false to refuse the config (at start: exit 1; at reload:
+ * the old config stays).
+ */
+typedef bool (*PgqConfigFunc) (PgqConsumer *consumer, void *arg);
+
+typedef struct PgqProgram
+{
+	const char *name;			/* program name, for --help and logs */
+	const char *const *service_names;	/* accepted main sections, NULL-ended */
+	const char *description;	/* one line for --help */
+	const char *ini_template;	/* printed by --ini */
+	PgqFlavour	flavour;
+	const char *src_db_key;		/* key of the queue's database: "src_db" */
+	const char *dst_db_key;		/* SERIAL/REMOTE target: "dst_db" */
+	PgqConfigFunc configure;	/* may be NULL */
+	PgqBatchFunc process_batch;
+	void	   *arg;			/* passed to both callbacks */
+} PgqProgram;
+
+/*
+ * Run a consumer program: parse argv, load the config and run the batch
+ * loop or the asked command.  Returns the exit code (PGQ_EXIT_*).
+ */
+extern int	pgq_program_main(const PgqProgram *program, int argc, char **argv);
+
+/*
+ * The same machinery without the program frame, for applications that
+ * have their own main loop.  pgq_consumer_set() takes the ini keys listed
+ * at the top (and the connect string keys of the program); it returns
+ * false for an unknown key or a bad value.
+ */
+extern PgqConsumer *pgq_consumer_new(const PgqProgram *program);
+extern bool pgq_consumer_set(PgqConsumer *consumer, const char *key,
+							 const char *value);
+extern void pgq_consumer_free(PgqConsumer *consumer);
+
+extern bool pgq_consumer_register(PgqConsumer *consumer);
+extern bool pgq_consumer_unregister(PgqConsumer *consumer);
+
+/*
+ * Take and handle one batch with the program's process_batch.  Returns 1
+ * if a batch was handled, 0 if there was none yet, -1 on error.
+ */
+extern int	pgq_consumer_work(PgqConsumer *consumer);
+
+/* The last error of this consumer, or "" */
+extern const char *pgq_consumer_error(const PgqConsumer *consumer);
+
+/*
+ * A connection from the consumer's cache, opened from the config key's
+ * connect string with application_name = job name and reopened after
+ * connection_lifetime or after it broke.  Valid until the next batch.
+ */
+extern PGconn *pgq_consumer_connection(PgqConsumer *consumer,
+									   const char *key, bool autocommit);
+
+/* Config values of the loaded ini (main section, [DEFAULT], --set). */
+extern const char *pgq_config_get(PgqConsumer *consumer, const char *key,
+								  const char *def);
+extern int	pgq_config_get_int(PgqConsumer *consumer, const char *key, int def);
+extern double pgq_config_get_float(PgqConsumer *consumer, const char *key,
+								   double def);
+extern bool pgq_config_get_bool(PgqConsumer *consumer, const char *key,
+								bool def);
+
+/* Batches */
+extern PgqConsumer *pgq_batch_consumer(PgqBatch *batch);
+extern const PgqBatchInfo *pgq_batch_info(PgqBatch *batch);
+
+/*
+ * The next event of the batch, or NULL at the end or on error (then
+ * pgq_batch_failed() is true and process_batch should return false).
+ * Events are fetched pgq_lazy_fetch at a time; each one stays valid until
+ * the next call.
+ */
+extern const PgqEvent *pgq_batch_next_event(PgqBatch *batch);
+extern bool pgq_batch_failed(PgqBatch *batch);
+
+extern void pgq_event_retry(PgqBatch *batch, const PgqEvent *event,
+							int seconds);
+extern void pgq_batch_retry(PgqBatch *batch, int seconds);
+
+/*
+ * SERIAL and REMOTE: the target connection, inside the transaction that
+ * will also record the batch as applied.  Do not commit it yourself.
+ */
+extern PGconn *pgq_batch_target(PgqBatch *batch);
+
+/* Count something for the per-batch stats line ({count: N, ...}). */
+extern void pgq_batch_stat(PgqBatch *batch, const char *key, int64_t add);
+
+/* Logging in the Skytools line format, to stderr and/or the logfile. */
+extern void pgq_log(PgqLogLevel level, const char *fmt,...)
+#ifdef __GNUC__
+			__attribute__((format(printf, 2, 3)))
+#endif
+			;
+
+/*
+ * PgQ's urlencoding (logutriga's ev_data): key=value pairs joined with
+ * '&', '+' for space, %XX for other reserved bytes; a key without '='
+ * stands for NULL.  A dict keeps keys in insertion order.
+ */
+extern PgqDict *pgq_dict_new(void);
+extern void pgq_dict_free(PgqDict *dict);
+extern void pgq_dict_set(PgqDict *dict, const char *key, const char *value);
+extern bool pgq_dict_get(const PgqDict *dict, const char *key,
+						 const char **value);	/* false if absent */
+extern int	pgq_dict_count(const PgqDict *dict);
+extern const char *pgq_dict_key(const PgqDict *dict, int i);
+extern const char *pgq_dict_value(const PgqDict *dict, int i);
+
+extern PgqDict *pgq_urldecode(const char *text);	/* NULL if malformed */
+extern char *pgq_urlencode(const PgqDict *dict);	/* free with pgq_free() */
+extern void pgq_free(void *ptr);
+
+/*
+ * Query templates with %(key)s placeholders, as in Skytools' dst_query.
+ * The values are sent as parameters ($1, $2, ...), never pasted into the
+ * SQL text, so quotes in the data cannot change the statement.
+ */
+extern PgqTemplate *pgq_template_parse(const char *text, char **errmsg);
+extern void pgq_template_free(PgqTemplate *tmpl);
+extern const char *pgq_template_sql(const PgqTemplate *tmpl);
+
+/* Runs the template; NULL with *errmsg set for a missing key or an error */
+extern PGresult *pgq_template_exec(PGconn *conn, const PgqTemplate *tmpl,
+								   const PgqDict *values, char **errmsg);
+
+/*
+ * Run an admin function whose rows carry ret_code and ret_note, the way
+ * Skytools' exec_cmd does: 1xx logged as DEBUG, 2xx as INFO, 3xx as
+ * WARNING; any code of 400 or above is an error (false, message set).
+ */
+extern bool pgq_exec_cmd(PGconn *conn, const char *sql, int nparams,
+						 const char *const *params, PGresult **result,
+						 char **errmsg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif							/* LIBPGQ_H */
