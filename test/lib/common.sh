@@ -11,13 +11,15 @@ PGQ_PG_CONFIG=$PGQ_PG_BINDIR/pg_config
 
 # What it takes to build the extension and the client programs (walmgr
 # links libpq, for SHA-256 libcrypto, and for compressed WAL zlib, liblz4
-# and libzstd) and run a server with them.
-PGQ_BUILD_PACKAGES="postgresql-15 postgresql-server-dev-15 libpq-dev libssl-dev zlib1g-dev liblz4-dev libzstd-dev make gcc"
+# and libzstd; qadmin's line editing readline) and run a server with them.
+PGQ_BUILD_PACKAGES="postgresql-15 postgresql-server-dev-15 libpq-dev libssl-dev zlib1g-dev liblz4-dev libzstd-dev libreadline-dev make gcc"
 # What the test suite adds: the TAP framework's IPC::Run, the two real
 # clients the TAP tests drive, the fault injection tools of the walmgr
 # tests (strace for syscall order, fiu-run for failing fsync and write),
-# and the lz4 and zstd programs that check walmgr's compressed files.
-PGQ_TEST_PACKAGES="libipc-run-perl pgqd python3-pgq python3-londiste strace fiu-utils lz4 zstd"
+# the lz4 and zstd programs that check walmgr's compressed files, tmux for
+# qadmin's interactive session, and pkg-config to build the consumer
+# library's example the way a user would.
+PGQ_TEST_PACKAGES="libipc-run-perl pgqd python3-pgq python3-londiste strace fiu-utils lz4 zstd tmux pkg-config"
 # Debian's original server packages.  They ship extensions named like ours,
 # so they are never installed: the tests that compare with them or switch a
 # database from them to us unpack them into private trees
