@@ -12,9 +12,11 @@ use warnings;
 use FindBin;
 use lib "$FindBin::RealBin/../perl";
 
+use IPC::Run;
 use PostgreSQL::Test::Utils;
 use SimpleConsumerTest;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $prog = 'simple_consumer';
 my $dir  = PostgreSQL::Test::Utils::tempdir;
@@ -31,6 +33,10 @@ is($rc, 0, '--version exits 0');
 is($rc, 2, 'an unknown switch exits 2');
 ($rc, $out, $err) = run_prog($prog);
 is($rc, 2, 'no config file exits 2');
+
+($rc, $out, $err) = run_prog('simple_consumer3', '--version');
+is($rc, 0, 'the compatibility name simple_consumer3 runs it');
+like($out, qr/^simple_consumer /, '... as simple_consumer');
 
 ($rc, $out, $err) = run_prog($prog, '--ini');
 is($rc, 0, '--ini exits 0');
@@ -236,6 +242,62 @@ is($filtered{cf}, 'public.data:31 public.other:41',
 	'consumer_filter keeps the events its condition accepts');
 is($filtered{both}, 'public.data:31',
 	'table_filter and consumer_filter together: both apply');
+
+#### reload: a broken dst_query is refused, a new one is taken
+
+my $looping = "$dir/simple_loop.ini";
+my $loop_conf = simple_ini($node, 'simple_consumer3',
+	"pidfile = $dir/simple_loop.pid\n") =~ s/^loop_delay = 0$/loop_delay = 0.1/mr;
+write_file($looping, $loop_conf);
+($rc, $out, $err) = run_prog($prog, $looping, '--register');
+is($rc, 0, 'looping consumer registered') or diag($err);
+$node->safe_psql('dst', 'truncate applied');
+my ($lout, $lerr) = ('', '');
+my $looper = IPC::Run::start([ $prog, $looping ], '<', \undef, '>', \$lout, '2>', \$lerr);
+
+# Wait until the looping consumer's stderr matches $re.
+sub wait_for_log
+{
+	my ($re) = @_;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	while (time < $deadline)
+	{
+		$looper->pump_nb;
+		return 1 if $lerr =~ $re;
+		usleep(50_000);
+	}
+	return 0;
+}
+
+ok( $node->poll_query_until(
+		'postgres',
+		"select count(*) > 0 from pg_stat_activity where application_name = 'simple_loop'")
+	  && -e "$dir/simple_loop.pid",
+	'looping consumer started');
+write_file($looping, $loop_conf =~ s/^dst_query = .*\n//mr);
+($rc, $out, $err) = run_prog($prog, $looping, '-r');
+is($rc, 0, '-r with dst_query removed: signalled');
+ok(wait_for_log(qr/"dst_query" is missing/), 'the reload is refused, naming dst_query')
+  or diag($lerr);
+$node->safe_psql('postgres', "insert into data values (60, 'after broken reload')");
+tick($node);
+ok( $node->poll_query_until('dst', "select count(*) = 1 from applied where name = 'after broken reload'"),
+	'a refused reload keeps the old dst_query working');
+
+write_file($looping,
+	$loop_conf =~ s/^dst_query = .*$/dst_query = insert into applied (id, name) values (%%(id)s, 'new query: ' || %%(name)s)/mr);
+($rc, $out, $err) = run_prog($prog, $looping, '-r');
+is($rc, 0, '-r with a new dst_query: signalled');
+ok(wait_for_log(qr/Config reloaded/), 'the good reload is taken');
+$node->safe_psql('postgres', "insert into data values (61, 'x')");
+tick($node);
+ok( $node->poll_query_until('dst', "select count(*) = 1 from applied where name = 'new query: x'"),
+	'after a good reload the new dst_query is used');
+($rc, $out, $err) = run_prog($prog, $looping, '-s');
+is($rc, 0, '-s: signalled');
+$looper->finish;
+is($looper->result(0), 0, 'the looping consumer stopped with exit 0');
+($rc, $out, $err) = run_prog($prog, $looping, '--unregister');
 
 #### config and queue errors
 

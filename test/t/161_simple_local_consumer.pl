@@ -136,6 +136,15 @@ is(tracked(), $t2, 'file behind: the batch after the file\'s tick was applied');
 is(applied_counts('b-%'), 'b-1=2 b-2=2 b-3=2', 'file behind: batch 2 applied again');
 is(applied_counts('a-%'), 'a-1=1 a-2=1 a-3=1', 'file behind: batch 1 not applied again');
 
+#### a file but no registration: registered at the file's tick
+
+$node->safe_psql('postgres', "select pgq.unregister_consumer('sq', '$job')");
+($rc, $out, $err) = run_prog($prog, $ini);
+is($rc, 0, 'not registered: exit 0') or diag($err);
+like($err, qr/Registering consumer at tick $t2/, 'not registered: registered at the file\'s tick');
+is(consumer_tick($node, $job), $t2, 'not registered: the queue position is the file\'s tick');
+is(applied_counts('b-%'), 'b-1=2 b-2=2 b-3=2', 'not registered: nothing applied again');
+
 #### a deleted file is re-seeded from the queue
 
 unlink $track;
