@@ -272,6 +272,45 @@ is(tracked(), $t6, 'sql_retry: the file holds the batch\'s tick');
 is(applied_counts('block-retry-%'), 'block-retry-1=1 block-retry-2=1',
 	'sql_retry: each event applied once');
 
+# A stop request ends the wait for a retry: the batch fails and is kept.
+$locker->query_safe('select pg_advisory_lock(4242)');
+my $t6b = produce('block-stop', 1);
+($kout, $kerr) = ('', '');
+$h = IPC::Run::start(
+	[
+		$prog, "$dir/retry.ini", '--set', 'sql_retry_formula_a=3600',
+		'--set', 'sql_retry_formula_cap=3600', '--set', 'loop_delay=0.1'
+	],
+	'<', \undef, '>', \$kout, '2>', \$kerr,
+	IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+ok( $node->poll_query_until(
+		'dst',
+		"select count(*) > 0 from pg_stat_activity where wait_event = 'advisory' and application_name = '$job'"
+	),
+	'stop during a retry wait: the consumer waits in a query');
+$node->safe_psql('dst',
+	"select pg_terminate_backend(pid) from pg_stat_activity where wait_event = 'advisory' and application_name = '$job'");
+my $waiting = 0;
+my $until = time + $PostgreSQL::Test::Utils::timeout_default;
+while (!$waiting && time < $until)
+{
+	$h->pump_nb;
+	$waiting = $kerr =~ /Retry #1 in 3600 seconds/;
+	usleep(50_000) unless $waiting;
+}
+ok($waiting, 'stop during a retry wait: the consumer waits to retry') or diag($kerr);
+($rc, $out, $err) = run_prog($prog, "$dir/retry.ini", '-s');
+is($rc, 0, 'stop during a retry wait: -s signalled') or diag($err);
+ok(eval { $h->finish; 1 }, 'stop during a retry wait: the consumer exits')
+  or $h->kill_kill;
+$locker->query_safe('select pg_advisory_unlock(4242)');
+is(tracked(), $t6, 'stop during a retry wait: the file keeps the previous tick');
+is(applied_counts('block-stop-%'), '', 'stop during a retry wait: nothing applied');
+($rc, $out, $err) = run_prog($prog, $ini);
+is($rc, 0, 'stop during a retry wait: the next run applies the batch') or diag($err);
+is(applied_counts('block-stop-%'), 'block-stop-1=1', 'stop during a retry wait: applied once');
+is(tracked(), $t6b, 'stop during a retry wait: then the file holds the batch\'s tick');
+
 # Without sql_retry the lost connection fails the batch.
 $locker->query_safe('select pg_advisory_lock(4242)');
 my $t7 = produce('block-noretry', 1);
@@ -287,7 +326,7 @@ $node->safe_psql('dst',
 $locker->query_safe('select pg_advisory_unlock(4242)');
 $h->finish;
 is($h->result(0), 1, 'no sql_retry: the lost connection fails the batch');
-is(tracked(), $t6, 'no sql_retry: the file keeps the previous tick');
+is(tracked(), $t6b, 'no sql_retry: the file keeps the previous tick');
 $locker->quit;
 ($rc, $out, $err) = run_prog($prog, $ini);
 is($rc, 0, 'no sql_retry: the next run applies the batch') or diag($err);
