@@ -332,6 +332,19 @@ sky_config_load(const char *path, const char *const *service_names,
 		*tail = entry_new(o->key, o->value, 0);
 		tail = &(*tail)->next;
 	}
+
+	/* a format we do not know would be read with the wrong rules */
+	{
+		const char *format = raw_lookup(cf, "config_format");
+
+		if (format != NULL && strcmp(format, "1") != 0 && strcmp(format, "2") != 0)
+		{
+			*errmsg = psprintf("config file \"%s\": unsupported config_format \"%s\" (1 or 2 expected)",
+							   cf->path, format);
+			sky_config_free(cf);
+			return NULL;
+		}
+	}
 	return cf;
 }
 
@@ -484,7 +497,14 @@ interpolate(SkyConfig *cf, const char *key, const char *raw, int depth,
 				pg_free(name);
 				return false;
 			}
-			if (!interpolate(cf, name, refval, depth + 1, out, errmsg))
+			/*
+			 * Like configparser, descend only into values that hold
+			 * references: the depth limit counts references, not plain
+			 * values at the end of a chain.
+			 */
+			if (strchr(refval, '%') == NULL)
+				appendPQExpBufferStr(out, refval);
+			else if (!interpolate(cf, name, refval, depth + 1, out, errmsg))
 			{
 				pg_free(name);
 				return false;
@@ -596,7 +616,13 @@ interpolate_ext(SkyConfig *cf, SkyConfigSection *sect, const char *key,
 			pg_free(ref);
 			return false;
 		}
-		ok = interpolate_ext(cf, target, colon ? colon + 1 : ref, refval, depth + 1, out, errmsg);
+		if (strchr(refval, '$') == NULL)
+		{
+			appendPQExpBufferStr(out, refval);
+			ok = true;
+		}
+		else
+			ok = interpolate_ext(cf, target, colon ? colon + 1 : ref, refval, depth + 1, out, errmsg);
 		pg_free(ref);
 		if (!ok)
 			return false;
