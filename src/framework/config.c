@@ -441,7 +441,10 @@ raw_lookup(SkyConfig *cf, const char *key)
 		(cf->defaults != NULL &&
 		 (e = entry_find(cf->defaults->entries, lkey)) != NULL) ||
 		(e = entry_find(cf->builtins, lkey)) != NULL)
+	{
+		e->used = true;
 		value = e->value;
+	}
 	pg_free(lkey);
 	return value;
 }
@@ -540,7 +543,10 @@ section_lookup(SkyConfig *cf, SkyConfigSection *sect, const char *key)
 		(cf->defaults != NULL &&
 		 (e = entry_find(cf->defaults->entries, lkey)) != NULL) ||
 		(e = entry_find(cf->builtins, lkey)) != NULL)
+	{
+		e->used = true;
 		value = e->value;
+	}
 	pg_free(lkey);
 	return value;
 }
@@ -629,6 +635,25 @@ interpolate_ext(SkyConfig *cf, SkyConfigSection *sect, const char *key,
 		p = close + 1;
 	}
 	return true;
+}
+
+/*
+ * Log at DEBUG the keys of the main section and of --set that nothing has
+ * looked up.  Old configs carry keys only the Python tools knew
+ * (use_skylog, ...), so they are no error; but a misspelt key shows here.
+ */
+void
+sky_config_note_unused(SkyConfig *cf, const char *progname)
+{
+	SkyConfigEntry *e;
+
+	for (e = cf->main->entries; e != NULL; e = e->next)
+		if (!e->used)
+			log_debug("config key \"%s\" (line %d) is not used by %s",
+					  e->key, e->lineno, progname);
+	for (e = cf->overrides; e != NULL; e = e->next)
+		if (!e->used)
+			log_debug("--set key \"%s\" is not used by %s", e->key, progname);
 }
 
 bool
