@@ -12,8 +12,11 @@
 use strict;
 use warnings;
 
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
 use IPC::Run;
 use PostgreSQL::Test::Utils;
+use TestFiles;
 use Test::More;
 use Time::HiRes qw(usleep);
 
@@ -21,32 +24,6 @@ my $probe = "$ENV{TESTDIR}/test/framework/framework_probe";
 ok(-x $probe, 'framework_probe is built') or die "run make first";
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
-
-sub write_file
-{
-	my ($f, $text) = @_;
-	open(my $fh, '>', $f) or die "could not write $f: $!";
-	print $fh $text;
-	close $fh;
-}
-
-sub slurp
-{
-	my ($f) = @_;
-	return -e $f ? PostgreSQL::Test::Utils::slurp_file($f) : '';
-}
-
-sub poll_until
-{
-	my ($cond) = @_;
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while (time < $deadline)
-	{
-		return 1 if $cond->();
-		usleep(20_000);
-	}
-	return 0;
-}
 
 # Start the probe in the foreground on a config; returns (harness, log path).
 my $n = 0;
