@@ -273,6 +273,57 @@ extern bool pgq_exec_cmd(PGconn *conn, const char *sql, int nparams,
 						 const char *const *params, PGresult **result,
 						 char **errmsg);
 
+
+/*
+ * Producing events
+ *
+ * A PgqEventWriter copies events into queues of the database it writes
+ * to, the way queue_mover and queue_splitter need it: each event keeps
+ * its ev_time, ev_type, ev_data and ev_extra1..4, and gets a new ev_id
+ * (and ev_txid) from the target queue.  Events are collected per queue and
+ * written with one COPY into pgq.current_event_table(queue) each, inside
+ * the caller's transaction on the target connection, which keeps the
+ * queue's invariants: pgq.current_event_table() takes the transaction's
+ * txid before it names the table, so a rotation cannot hide the rows from
+ * a batch.  Like every direct writer, the COPY is not counted against
+ * queue_per_tx_limit.
+ *
+ * Text is sent in the writer's client encoding (see pgq_event_writer_new);
+ * the target connection is switched to it before the first COPY.
+ */
+typedef struct PgqEventWriter PgqEventWriter;
+
+/*
+ * A writer for events read in "client_encoding" (an encoding name as
+ * libpq's pg_encoding_to_char gives it, or NULL to send the text as the
+ * target connection's encoding already has it).
+ */
+extern PgqEventWriter *pgq_event_writer_new(const char *client_encoding);
+extern void pgq_event_writer_free(PgqEventWriter *writer);
+
+/*
+ * Queue one event for "queue".  Once the pending events take much memory
+ * they are written at once, so "target" must be in the transaction that
+ * pgq_event_writer_flush() will finish.  False on error.
+ */
+extern bool pgq_event_writer_add(PgqEventWriter *writer, PGconn *target,
+								 const char *queue, const PgqEvent *event);
+
+/* Write every pending event into its queue.  False on error. */
+extern bool pgq_event_writer_flush(PgqEventWriter *writer, PGconn *target);
+
+/*
+ * Forget pending events and the per-batch counts, for a new batch or
+ * after an error (the caller rolls back the target).
+ */
+extern void pgq_event_writer_reset(PgqEventWriter *writer);
+
+/* Events written since the last reset, in all queues */
+extern int64_t pgq_event_writer_count(const PgqEventWriter *writer);
+
+/* The last error, or "" */
+extern const char *pgq_event_writer_error(const PgqEventWriter *writer);
+
 #ifdef __cplusplus
 }
 #endif
