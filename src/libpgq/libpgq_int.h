@@ -1,0 +1,117 @@
+/*-------------------------------------------------------------------------
+ *
+ * libpgq_int.h
+ *	  What the parts of the consumer library share; not installed.
+ *
+ * src/libpgq/libpgq_int.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LIBPGQ_INT_H
+#define LIBPGQ_INT_H
+
+#include "framework/config.h"
+#include "libpgq.h"
+#include "pqexpbuffer.h"
+
+/* one cached connection, named by the config key of its connect string */
+typedef struct PgqConn
+{
+	char	   *key;
+	char	   *connstr;
+	PGconn	   *conn;
+	bool		autocommit;
+	double		opened;			/* pgq_now() when connected */
+	struct PgqConn *next;
+} PgqConn;
+
+/* a key set with pgq_consumer_set() */
+typedef struct PgqSetting
+{
+	char	   *key;
+	char	   *value;
+	struct PgqSetting *next;
+} PgqSetting;
+
+typedef struct PgqRetry
+{
+	int64_t		event_id;
+	int			seconds;
+	struct PgqRetry *next;
+} PgqRetry;
+
+struct PgqConsumer
+{
+	const PgqProgram *program;
+	SkyConfig  *cf;				/* the program's config, or NULL */
+	PgqSetting *settings;		/* pgq_consumer_set(); win over cf */
+	PgqSetting *config_values;	/* what pgq_config_get() handed out */
+
+	/* the consumer keys, as read by pgq_consumer_load_settings() */
+	char	   *job_name;
+	char	   *queue_name;
+	char	   *consumer_name;
+	char	   *subconsumer_name;
+	char	   *subconsumer_timeout;	/* interval text or NULL */
+	char	   *keep_lag;		/* interval text or NULL */
+	char	   *collect_interval;	/* interval text or NULL */
+	char	   *collect_events; /* integer text or NULL */
+	char	   *event_filter;	/* SQL condition from the filters, or NULL */
+	char	   *tracking_file;
+	int			lazy_fetch;
+	double		connection_lifetime;
+	double		keepalive_stats;
+
+	PgqConn    *conns;
+	PQExpBufferData error;
+	bool		fatal;			/* the last error must stop the program */
+	bool		position_checked;	/* LOCAL: startup repositioning done */
+	double		idle_start;
+};
+
+struct PgqBatch
+{
+	PgqConsumer *consumer;
+	PGconn	   *src;
+	PgqBatchInfo info;
+	PGresult   *info_res;
+	PGresult   *page;			/* current page of events */
+	int			page_row;
+	bool		cursor_open;
+	bool		fetched_all;
+	bool		failed;
+	int64_t		count;
+	PgqEvent	event;
+	PgqRetry   *retries;
+	int			batch_retry;	/* seconds, or -1 */
+	PGconn	   *target;			/* SERIAL/REMOTE, in a transaction */
+	PgqSetting *stats;			/* pgq_batch_stat() counters, text values */
+};
+
+/* consumer.c */
+extern void pgq_set_error(PgqConsumer *consumer, const char *fmt,...) pg_attribute_printf(2, 3);
+extern bool pgq_consumer_load_settings(PgqConsumer *consumer);
+extern char *pgq_setting_get(PgqConsumer *consumer, const char *key);
+extern void pgq_consumer_close_all(PgqConsumer *consumer);
+extern void pgq_consumer_end_transactions(PgqConsumer *consumer, bool commit);
+extern double pgq_now(void);
+
+/* query helpers of consumer.c: NULL and the error set on failure */
+extern PGresult *pgq_query(PgqConsumer *consumer, PGconn *conn,
+						   const char *sql, int nparams,
+						   const char *const *params);
+extern bool pgq_command(PgqConsumer *consumer, PGconn *conn, const char *sql);
+
+/* flavours.c */
+extern bool pgq_flavour_check_position(PgqConsumer *consumer);
+extern int	pgq_flavour_before_batch(PgqBatch *batch);
+extern bool pgq_flavour_after_batch(PgqBatch *batch);
+extern bool pgq_consumer_rewind(PgqConsumer *consumer);
+extern bool pgq_consumer_reset(PgqConsumer *consumer);
+
+/* tracking.c */
+extern bool pgq_tracking_read(PgqConsumer *consumer, int64_t *tick, bool *found);
+extern bool pgq_tracking_write(PgqConsumer *consumer, int64_t tick);
+extern bool pgq_tracking_remove(PgqConsumer *consumer);
+
+#endif							/* LIBPGQ_INT_H */
