@@ -288,17 +288,12 @@ extern bool pgq_exec_cmd(PGconn *conn, const char *sql, int nparams,
  * a batch.  Like every direct writer, the COPY is not counted against
  * queue_per_tx_limit.
  *
- * Text is sent in the writer's client encoding (see pgq_event_writer_new);
- * the target connection is switched to it before the first COPY.
+ * The events' text is sent in the client encoding of the connection the
+ * batch was read from, so that the target converts it to its own.
  */
 typedef struct PgqEventWriter PgqEventWriter;
 
-/*
- * A writer for events read in "client_encoding" (an encoding name as
- * libpq's pg_encoding_to_char gives it, or NULL to send the text as the
- * target connection's encoding already has it).
- */
-extern PgqEventWriter *pgq_event_writer_new(const char *client_encoding);
+extern PgqEventWriter *pgq_event_writer_new(void);
 extern void pgq_event_writer_free(PgqEventWriter *writer);
 
 /*
@@ -313,15 +308,19 @@ extern bool pgq_event_writer_add(PgqEventWriter *writer, PGconn *target,
 extern bool pgq_event_writer_flush(PgqEventWriter *writer, PGconn *target);
 
 /*
- * Forget pending events and the per-batch counts, for a new batch or
- * after an error (the caller rolls back the target).
+ * Start writing the events of "batch": forget what is pending (after a
+ * failed batch the caller's target transaction was rolled back) and the
+ * count, and take the batch's source encoding.
  */
-extern void pgq_event_writer_reset(PgqEventWriter *writer);
+extern void pgq_event_writer_begin(PgqEventWriter *writer, PgqBatch *batch);
 
-/* Events written since the last reset, in all queues */
+/* Events written since pgq_event_writer_begin, in all queues */
 extern int64_t pgq_event_writer_count(const PgqEventWriter *writer);
 
-/* The last error, or "" */
+/*
+ * The last error, or "".  During a batch it is also the consumer's error,
+ * so process_batch can simply return false.
+ */
 extern const char *pgq_event_writer_error(const PgqEventWriter *writer);
 
 #ifdef __cplusplus

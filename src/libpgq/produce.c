@@ -13,12 +13,9 @@
  *
  *-------------------------------------------------------------------------
  */
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "postgres_fe.h"
 
-#include "libpgq.h"
+#include "libpgq_int.h"
 
 /* Pending COPY text beyond this many bytes is written before more is added */
 #define WRITER_FLUSH_BYTES (8 * 1024 * 1024)
@@ -45,9 +42,12 @@ struct PgqEventWriter
 	int			nqueues;
 	int			maxqueues;
 	size_t		pending_bytes;	/* over all queues */
-	int64_t		written;		/* since the last reset */
+	int64_t		written;		/* since pgq_event_writer_begin */
+	PgqConsumer *consumer;		/* of the current batch, or NULL */
 	char		error[1024];
 };
+
+static void set_error(PgqEventWriter *writer, const char *fmt,...) pg_attribute_printf(2, 3);
 
 static void
 set_error(PgqEventWriter *writer, const char *fmt,...)
@@ -62,43 +62,22 @@ set_error(PgqEventWriter *writer, const char *fmt,...)
 	len = strlen(writer->error);
 	while (len > 0 && writer->error[len - 1] == '\n')
 		writer->error[--len] = '\0';
-}
-
-static void *
-xrealloc(void *ptr, size_t size)
-{
-	void	   *p = realloc(ptr, size);
-
-	if (p == NULL)
-	{
-		fprintf(stderr, "out of memory\n");
-		exit(PGQ_EXIT_ERROR);
-	}
-	return p;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	size_t		len = strlen(s) + 1;
-
-	return memcpy(xrealloc(NULL, len), s, len);
+	/* the batch fails with this error: "Job NAME crashed: ..." */
+	if (writer->consumer != NULL)
+		pgq_set_error(writer->consumer, "%s", writer->error);
 }
 
 PgqEventWriter *
-pgq_event_writer_new(const char *client_encoding)
+pgq_event_writer_new(void)
 {
-	PgqEventWriter *writer = xrealloc(NULL, sizeof(PgqEventWriter));
-
-	memset(writer, 0, sizeof(PgqEventWriter));
-	if (client_encoding != NULL)
-		writer->client_encoding = xstrdup(client_encoding);
-	return writer;
+	return pg_malloc0(sizeof(PgqEventWriter));
 }
 
 void
-pgq_event_writer_reset(PgqEventWriter *writer)
+pgq_event_writer_begin(PgqEventWriter *writer, PgqBatch *batch)
 {
+	const char *encoding = PQparameterStatus(batch->src, "client_encoding");
+
 	for (int i = 0; i < writer->nqueues; i++)
 	{
 		writer->queues[i].len = 0;
@@ -107,6 +86,14 @@ pgq_event_writer_reset(PgqEventWriter *writer)
 	writer->pending_bytes = 0;
 	writer->written = 0;
 	writer->error[0] = '\0';
+	writer->consumer = batch->consumer;
+	if (encoding == NULL ? writer->client_encoding != NULL :
+		writer->client_encoding == NULL ||
+		strcmp(encoding, writer->client_encoding) != 0)
+	{
+		pg_free(writer->client_encoding);
+		writer->client_encoding = encoding ? pg_strdup(encoding) : NULL;
+	}
 }
 
 void
@@ -116,12 +103,12 @@ pgq_event_writer_free(PgqEventWriter *writer)
 		return;
 	for (int i = 0; i < writer->nqueues; i++)
 	{
-		free(writer->queues[i].queue);
-		free(writer->queues[i].data);
+		pg_free(writer->queues[i].queue);
+		pg_free(writer->queues[i].data);
 	}
-	free(writer->queues);
-	free(writer->client_encoding);
-	free(writer);
+	pg_free(writer->queues);
+	pg_free(writer->client_encoding);
+	pg_free(writer);
 }
 
 int64_t
@@ -149,12 +136,12 @@ queue_buffer(PgqEventWriter *writer, const char *queue)
 	if (writer->nqueues == writer->maxqueues)
 	{
 		writer->maxqueues = writer->maxqueues ? writer->maxqueues * 2 : 4;
-		writer->queues = xrealloc(writer->queues,
+		writer->queues = pg_realloc(writer->queues,
 								  writer->maxqueues * sizeof(QueueBuffer));
 	}
 	qb = &writer->queues[writer->nqueues++];
 	memset(qb, 0, sizeof(QueueBuffer));
-	qb->queue = xstrdup(queue);
+	qb->queue = pg_strdup(queue);
 	return qb;
 }
 
@@ -165,7 +152,7 @@ buffer_reserve(QueueBuffer *qb, size_t more)
 		return;
 	while (qb->len + more > qb->size)
 		qb->size = qb->size ? qb->size * 2 : 8192;
-	qb->data = xrealloc(qb->data, qb->size);
+	qb->data = pg_realloc(qb->data, qb->size);
 }
 
 /* One COPY text field: \N for NULL, the four special bytes escaped */
@@ -267,7 +254,7 @@ match_encoding(PgqEventWriter *writer, PGconn *target)
 
 /*
  * "schema.table" as pgq.current_event_table() gives it, quoted for SQL.
- * NULL if libpq refuses a part (bad encoding); free with free().
+ * NULL if libpq refuses a part (bad encoding); free with pg_free().
  */
 static char *
 quote_table_name(PGconn *target, const char *name)
@@ -287,7 +274,7 @@ quote_table_name(PGconn *target, const char *name)
 	table = PQescapeIdentifier(target, name, strlen(name));
 	if (table != NULL)
 	{
-		quoted = xrealloc(NULL, (schema ? strlen(schema) : 0) + strlen(table) + 2);
+		quoted = pg_malloc( (schema ? strlen(schema) : 0) + strlen(table) + 2);
 		sprintf(quoted, "%s%s%s", schema ? schema : "", schema ? "." : "", table);
 		PQfreemem(table);
 	}
@@ -339,11 +326,11 @@ copy_queue(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb)
 	table = current_event_table(writer, target, qb->queue);
 	if (table == NULL)
 		return false;
-	sql = xrealloc(NULL, strlen(table) + sizeof(COPY_COLUMNS) + 32);
+	sql = pg_malloc(strlen(table) + sizeof(COPY_COLUMNS) + 32);
 	sprintf(sql, "copy %s " COPY_COLUMNS " from stdin", table);
 	res = PQexec(target, sql);
-	free(sql);
-	free(table);
+	pg_free(sql);
+	pg_free(table);
 	if (PQresultStatus(res) != PGRES_COPY_IN)
 	{
 		set_error(writer, "target queue \"%s\": %s", qb->queue,

@@ -94,21 +94,16 @@ move_batch(PgqBatch *batch, void *arg)
 	PGconn	   *target = pgq_batch_target(batch);
 	const PgqEvent *event;
 
-	pgq_event_writer_reset(mover->writer);
+	pgq_event_writer_begin(mover->writer, batch);
 	while ((event = pgq_batch_next_event(batch)) != NULL)
 	{
 		if (!pgq_event_writer_add(mover->writer, target, mover->dst_queue, event))
-			goto failed;
+			return false;
 	}
 	if (pgq_batch_failed(batch))
 		return false;
-	if (!pgq_event_writer_flush(mover->writer, target))
-		goto failed;
-	return true;
-
-failed:
-	pgq_log(PGQ_LOG_ERROR, "%s", pgq_event_writer_error(mover->writer));
-	return false;
+	/* a failure of the writer is the consumer's error: "Job ... crashed" */
+	return pgq_event_writer_flush(mover->writer, target);
 }
 
 int
@@ -129,7 +124,7 @@ main(int argc, char **argv)
 	};
 	int			rc;
 
-	mover.writer = pgq_event_writer_new(NULL);
+	mover.writer = pgq_event_writer_new();
 	rc = pgq_program_main(&program, argc, argv);
 	pgq_event_writer_free(mover.writer);
 	return rc;

@@ -155,7 +155,7 @@ split_batch(PgqBatch *batch, void *arg)
 	PGconn	   *target = pgq_batch_target(batch);
 	const PgqEvent *event;
 
-	pgq_event_writer_reset(splitter->writer);
+	pgq_event_writer_begin(splitter->writer, batch);
 	while ((event = pgq_batch_next_event(batch)) != NULL)
 	{
 		const char *queue = field_value(event, splitter->field);
@@ -169,17 +169,12 @@ split_batch(PgqBatch *batch, void *arg)
 			return false;
 		}
 		if (!pgq_event_writer_add(splitter->writer, target, queue, event))
-			goto failed;
+			return false;
 	}
 	if (pgq_batch_failed(batch))
 		return false;
-	if (!pgq_event_writer_flush(splitter->writer, target))
-		goto failed;
-	return true;
-
-failed:
-	pgq_log(PGQ_LOG_ERROR, "%s", pgq_event_writer_error(splitter->writer));
-	return false;
+	/* a failure of the writer is the consumer's error: "Job ... crashed" */
+	return pgq_event_writer_flush(splitter->writer, target);
 }
 
 int
@@ -200,7 +195,7 @@ main(int argc, char **argv)
 	};
 	int			rc;
 
-	splitter.writer = pgq_event_writer_new(NULL);
+	splitter.writer = pgq_event_writer_new();
 	rc = pgq_program_main(&program, argc, argv);
 	pgq_event_writer_free(splitter.writer);
 	return rc;
