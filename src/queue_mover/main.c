@@ -32,8 +32,8 @@ static const char *const service_names[] = {"queue_mover3", "queue_mover", NULL}
 
 static const char ini_template[] =
 "[queue_mover3]\n"
-"## queue_mover: moves the events of queue_name in src_db into\n"
-"## dst_queue_name in dst_db, exactly once (see doc/queue_mover.md).\n"
+"## queue_mover: moves the events of queue_name in src_db into the\n"
+"## queue dst_queue_name in dst_db, exactly once (doc/queue_mover.md).\n"
 "## The main section may also be called [queue_mover].\n"
 "\n"
 "job_name = queue_mover_%(queue_name)s\n"
