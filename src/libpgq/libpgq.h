@@ -273,7 +273,6 @@ extern bool pgq_exec_cmd(PGconn *conn, const char *sql, int nparams,
 						 const char *const *params, PGresult **result,
 						 char **errmsg);
 
-
 /*
  * Producing events
  *
