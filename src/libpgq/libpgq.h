@@ -274,6 +274,55 @@ extern bool pgq_exec_cmd(PGconn *conn, const char *sql, int nparams,
 						 char **errmsg);
 
 /*
+ * Producing events
+ *
+ * A PgqEventWriter copies events into queues of the database it writes
+ * to, the way queue_mover and queue_splitter need it: each event keeps
+ * its ev_time, ev_type, ev_data and ev_extra1..4, and gets a new ev_id
+ * (and ev_txid) from the target queue.  Events are collected per queue and
+ * written with one COPY into pgq.current_event_table(queue) each, inside
+ * the caller's transaction on the target connection, which keeps the
+ * queue's invariants: pgq.current_event_table() takes the transaction's
+ * txid before it names the table, so a rotation cannot hide the rows from
+ * a batch.  Like every direct writer, the COPY is not counted against
+ * queue_per_tx_limit.
+ *
+ * The events' text is sent in the client encoding of the connection the
+ * batch was read from, so that the target converts it to its own.
+ */
+typedef struct PgqEventWriter PgqEventWriter;
+
+extern PgqEventWriter *pgq_event_writer_new(void);
+extern void pgq_event_writer_free(PgqEventWriter *writer);
+
+/*
+ * Queue one event for "queue".  Once the pending events take much memory
+ * they are written at once, so "target" must be in the transaction that
+ * pgq_event_writer_flush() will finish.  False on error.
+ */
+extern bool pgq_event_writer_add(PgqEventWriter *writer, PGconn *target,
+								 const char *queue, const PgqEvent *event);
+
+/* Write every pending event into its queue.  False on error. */
+extern bool pgq_event_writer_flush(PgqEventWriter *writer, PGconn *target);
+
+/*
+ * Start writing the events of "batch": forget what is pending (after a
+ * failed batch the caller's target transaction was rolled back) and the
+ * count, and take the batch's source encoding.
+ */
+extern void pgq_event_writer_begin(PgqEventWriter *writer, PgqBatch *batch);
+
+/* Events written since pgq_event_writer_begin, in all queues */
+extern int64_t pgq_event_writer_count(const PgqEventWriter *writer);
+
+/*
+ * The last error, or "".  During a batch it is also the consumer's error,
+ * so process_batch can simply return false.
+ */
+extern const char *pgq_event_writer_error(const PgqEventWriter *writer);
+
+/*
  * Events as dicts
  *
  * What simple_consumer and simple_local_consumer do with an event, for
