@@ -16,7 +16,7 @@ use IPC::Run;
 use PostgreSQL::Test::Utils;
 use SimpleConsumerTest;
 use Test::More;
-use Time::HiRes qw(usleep);
+use TestFiles;
 
 my $prog = 'simple_consumer';
 my $dir  = PostgreSQL::Test::Utils::tempdir;
@@ -259,14 +259,7 @@ my $looper = IPC::Run::start([ $prog, $looping ], '<', \undef, '>', \$lout, '2>'
 sub wait_for_log
 {
 	my ($re) = @_;
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while (time < $deadline)
-	{
-		$looper->pump_nb;
-		return 1 if $lerr =~ $re;
-		usleep(50_000);
-	}
-	return 0;
+	return poll_until(sub { $looper->pump_nb; $lerr =~ $re });
 }
 
 ok( $node->poll_query_until(

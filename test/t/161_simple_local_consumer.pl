@@ -18,7 +18,7 @@ use IPC::Run;
 use PostgreSQL::Test::Utils;
 use SimpleConsumerTest;
 use Test::More;
-use Time::HiRes qw(usleep);
+use TestFiles;
 
 foreach my $tool ('strace', 'fiu-run')
 {
@@ -290,15 +290,9 @@ ok( $node->poll_query_until(
 	'stop during a retry wait: the consumer waits in a query');
 $node->safe_psql('dst',
 	"select pg_terminate_backend(pid) from pg_stat_activity where wait_event = 'advisory' and application_name = '$job'");
-my $waiting = 0;
-my $until = time + $PostgreSQL::Test::Utils::timeout_default;
-while (!$waiting && time < $until)
-{
-	$h->pump_nb;
-	$waiting = $kerr =~ /Retry #1 in 3600 seconds/;
-	usleep(50_000) unless $waiting;
-}
-ok($waiting, 'stop during a retry wait: the consumer waits to retry') or diag($kerr);
+ok(poll_until(sub { $h->pump_nb; $kerr =~ /Retry #1 in 3600 seconds/ }),
+	'stop during a retry wait: the consumer waits to retry')
+  or diag($kerr);
 ($rc, $out, $err) = run_prog($prog, "$dir/retry.ini", '-s');
 is($rc, 0, 'stop during a retry wait: -s signalled') or diag($err);
 ok(eval { $h->finish; 1 }, 'stop during a retry wait: the consumer exits')
