@@ -368,5 +368,13 @@ is($rc, 1, 'garbage in the file: exit 1');
 like($err, qr/does not hold a tick id/, 'garbage in the file: reported');
 is(consumer_tick($node, $job), $t9, 'garbage in the file: the queue position is kept');
 
+#### --unregister forgets the file too
+
+write_file($track, "$t9\n");
+($rc, $out, $err) = run_prog($prog, $ini, '--unregister');
+is($rc, 0, '--unregister exits 0') or diag($err);
+is(consumer_tick($node, $job), '', '--unregister removes the consumer');
+ok(!-e $track, '--unregister removes the tracking file');
+
 $node->stop;
 done_testing();
