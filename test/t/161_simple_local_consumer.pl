@@ -63,6 +63,14 @@ sub produce
 
 my ($rc, $out, $err);
 
+#### --ini and the compatibility name
+
+($rc, $out, $err) = run_prog('simple_local_consumer3', '--ini');
+is($rc, 0, 'simple_local_consumer3 --ini exits 0');
+like($out, qr/^\[simple_local_consumer3\]$/m, '--ini: the main section');
+like($out, qr/^local_tracking_file = .*%\(job_name\)s/m, '--ini: local_tracking_file');
+like($out, qr/^#sql_retry = 0$/m, '--ini: the sql_retry keys');
+
 #### the tracking directory must exist
 
 write_file("$dir/nodir.ini",
