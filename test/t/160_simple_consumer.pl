@@ -320,6 +320,30 @@ write_file("$dir/badquery.ini", $badquery);
 is($rc, 1, 'malformed dst_query: exit 1');
 like($err, qr/dst_query/, 'malformed dst_query: named in the error');
 
+# Several statements cannot take parameters in one call; the documented
+# way around it, data-modifying WITH clauses, works.
+$node->safe_psql('postgres', "select pgq.register_consumer('sq', 'simple_multi')");
+$node->safe_psql('postgres', "insert into data values (70, 'two statements')");
+tick($node);
+my $multi = simple_ini($node, 'simple_consumer3') =~
+  s/^dst_query = .*$/dst_query = insert into applied (id) values (%%(id)s); insert into applied (name) values (%%(name)s)/mr;
+write_file("$dir/simple_multi.ini", $multi);
+($rc, $out, $err) = run_prog($prog, "$dir/simple_multi.ini");
+is($rc, 1, 'two statements in dst_query: exit 1');
+like($err, qr/cannot insert multiple commands into a prepared statement/,
+	'two statements in dst_query: the server says why');
+$multi =~
+  s/^dst_query = .*$/dst_query = with a as (insert into applied (id) values (%%(id)s)) insert into applied (name) values (%%(name)s)/m;
+write_file("$dir/simple_multi.ini", $multi);
+($rc, $out, $err) = run_prog($prog, "$dir/simple_multi.ini");
+is($rc, 0, 'a WITH clause instead: exit 0') or diag($err);
+is( $node->safe_psql(
+		'dst',
+		"select count(*) filter (where id = '70') || ' ' || count(*) filter (where name = 'two statements') from applied"
+	),
+	'1 1',
+	'a WITH clause instead: both inserts done');
+
 my $noqueue = simple_ini($node, 'simple_consumer3') =~ s/^queue_name = sq$/queue_name = nosuchqueue/mr;
 write_file("$dir/noqueue.ini", $noqueue);
 ($rc, $out, $err) = run_prog($prog, "$dir/noqueue.ini", '--register');
