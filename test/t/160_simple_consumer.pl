@@ -320,6 +320,21 @@ write_file("$dir/badquery.ini", $badquery);
 is($rc, 1, 'malformed dst_query: exit 1');
 like($err, qr/dst_query/, 'malformed dst_query: named in the error');
 
+# ev_data with a broken %-escape stops the batch, naming the event.
+$node->safe_psql('postgres', "select pgq.register_consumer('sq', 'simple_badurl')");
+my $bad_ev = $node->safe_psql('postgres',
+	"select pgq.insert_event('sq', 'I:id', 'id=1&name=100%zz', 'public.data', null, null, null)");
+my $badurl_before = consumer_tick($node, 'simple_badurl');
+tick($node);
+write_file("$dir/simple_badurl.ini", simple_ini($node, 'simple_consumer3'));
+($rc, $out, $err) = run_prog($prog, "$dir/simple_badurl.ini");
+is($rc, 1, 'malformed ev_data: exit 1');
+like($err, qr/event $bad_ev: ev_data is not urlencoded: "id=1&name=100%zz"/,
+	'malformed ev_data: the event and its data are named');
+is(consumer_tick($node, 'simple_badurl'), $badurl_before,
+	'malformed ev_data: the batch is kept');
+$node->safe_psql('postgres', "select pgq.unregister_consumer('sq', 'simple_badurl')");
+
 # Several statements cannot take parameters in one call; the documented
 # way around it, data-modifying WITH clauses, works.
 $node->safe_psql('postgres', "select pgq.register_consumer('sq', 'simple_multi')");
