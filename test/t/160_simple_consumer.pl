@@ -320,6 +320,31 @@ write_file("$dir/badquery.ini", $badquery);
 is($rc, 1, 'malformed dst_query: exit 1');
 like($err, qr/dst_query/, 'malformed dst_query: named in the error');
 
+# pgq.ev_time keeps its value between servers whose DateStyles differ
+# (day first on the source, month first on the target).
+$node->safe_psql('postgres', q{
+alter database postgres set datestyle = 'SQL, DMY';
+select pgq.register_consumer('sq', 'simple_datestyle');
+});
+$node->safe_psql('dst', q{alter database dst set datestyle = 'SQL, MDY'});
+my $dated = $node->safe_psql('postgres',
+	"select pgq.insert_event('sq', 'I:id', 'id=80&name=dated', 'public.data', null, null, null)");
+$node->safe_psql('postgres',
+	"update pgq.event_template set ev_time = '2026-01-02 03:04:05+00' where ev_id = $dated");
+tick($node);
+write_file("$dir/simple_datestyle.ini", simple_ini($node, 'simple_consumer3'));
+($rc, $out, $err) = run_prog($prog, "$dir/simple_datestyle.ini");
+is($rc, 0, 'different DateStyles: batch applied') or diag($err);
+is( $node->safe_psql(
+		'dst', "select ev_time = '2026-01-02 03:04:05+00' from applied where name = 'dated'"),
+	't',
+	'different DateStyles: pgq.ev_time arrives unchanged');
+$node->safe_psql('postgres', q{
+alter database postgres reset datestyle;
+select pgq.unregister_consumer('sq', 'simple_datestyle');
+});
+$node->safe_psql('dst', q{alter database dst reset datestyle});
+
 # ev_data with a broken %-escape stops the batch, naming the event.
 $node->safe_psql('postgres', "select pgq.register_consumer('sq', 'simple_badurl')");
 my $bad_ev = $node->safe_psql('postgres',
