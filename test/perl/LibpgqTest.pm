@@ -17,7 +17,7 @@ use Time::HiRes qw(usleep);
 
 our @EXPORT = qw($probe libpgq_node write_ini start_probe run_probe
   produce wait_applied applied_stats probe_pid wait_blocked poll_until
-  slurp_if);
+  slurp_if wait_tick);
 
 our $probe = "$ENV{TESTDIR}/test/libpgq/libpgq_probe";
 
@@ -103,6 +103,17 @@ sub produce
 		"select pgq.insert_event('q', '$type', i::text, $e1, null, null, null) from generate_series($from, $to) i"
 	);
 	return;
+}
+
+# Wait for a tick of q taken after now: it covers every event committed
+# before this call.
+sub wait_tick
+{
+	my ($node) = @_;
+	my $now = $node->safe_psql('src', 'select now()');
+	return $node->poll_query_until('src', qq{
+select count(*) > 0 from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue
+ where q.queue_name = 'q' and t.tick_time > '$now'});
 }
 
 sub poll_until
