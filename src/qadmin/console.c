@@ -16,6 +16,7 @@
  */
 #include "postgres_fe.h"
 
+#include <ctype.h>
 #include <sys/select.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -69,9 +70,14 @@ open_history(void)
 static void
 remember_statement(const char *stmt)
 {
-	char	   *entry = psprintf("%s;", stmt);
+	size_t		len = strlen(stmt);
+	char	   *entry;
 	char	   *c;
 	int			fd;
+
+	while (len > 0 && isspace((unsigned char) stmt[len - 1]))
+		len--;
+	entry = psprintf("%.*s;", (int) len, stmt);
 
 	/* one line per entry: the file format keeps lines */
 	for (c = entry; *c; c++)
