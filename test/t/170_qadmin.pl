@@ -392,4 +392,32 @@ ok($rc == 1 && $err =~ /could not connect/, 'connection failure exits 1');
 	'show queue q1', "dbname=qa_c");
 ok($rc == 0 && $out =~ /^q1 /m, 'a connection string as the argument') or diag("$rc\n$out\n$err");
 
+# doc/qadmin.md shows the --help text, and its examples (the ```qadmin
+# blocks) run as pasted, each in a session of its own, in order, in a
+# fresh database named as the document says; node locations there are
+# plain "dbname=...", so libpq takes host and port from the environment.
+my $doc = slurp_file("$FindBin::RealBin/../../doc/qadmin.md");
+my ($doc_help) = $doc =~ /`qadmin --help` prints:\n\n```text\n(.*?)```\n/s;
+($rc, $out, $err) = qadmin($node, undef, '--help');
+is($out, $doc_help // 'no --help block found', 'doc/qadmin.md shows the --help text');
+$node->safe_psql('postgres', 'create database qadmin_demo');
+{
+	local $ENV{PGHOST} = $node->host;
+	local $ENV{PGPORT} = $node->port;
+	my $examples = 0;
+	while ($doc =~ /^```qadmin\n(.*?)^```$/msg)
+	{
+		my $block = $1;
+		my $file  = "$dir/example.sql";
+		$examples++;
+		open my $fh, '>', $file or die "writing $file: $!";
+		print $fh $block;
+		close $fh;
+		($rc, $out, $err) = qadmin($node, 'qadmin_demo', '-f', $file);
+		ok($rc == 0 && $err eq '', "doc/qadmin.md example $examples runs")
+		  or diag("example:\n$block\nexit $rc\nstdout:\n$out\nstderr:\n$err");
+	}
+	ok($examples >= 10, "doc/qadmin.md has examples ($examples)");
+}
+
 done_testing();
