@@ -532,7 +532,7 @@ exec_register_consumer(Session *s, Statement *stmt)
 	char	   *result;
 	bool		ok;
 
-	if (!queue)
+	if (!queue || !require_queue(s, queue))
 		return EXEC_ERROR;
 	params[0] = queue;
 	params[1] = stmt->object;
@@ -542,8 +542,6 @@ exec_register_consumer(Session *s, Statement *stmt)
 		PGresult   *res;
 		const char *copy_params[2] = {queue, stmt->copy_from};
 
-		if (!require_queue(s, queue))
-			return EXEC_ERROR;
 		res = run_query(s, "select last_tick from pgq.get_consumer_info($1, $2)",
 						2, copy_params);
 		if (!res)
@@ -622,7 +620,7 @@ exec_register_subconsumer(Session *s, Statement *stmt)
 	char	   *result;
 	bool		ok;
 
-	if (!queue)
+	if (!queue || !require_queue(s, queue))
 		return EXEC_ERROR;
 	params[0] = queue;
 	params[1] = stmt->owner;

@@ -304,7 +304,6 @@ main(int argc, char **argv)
 
 	if (command)
 	{
-		session.script = true;
 		status = run_script(&session, NULL, command, NULL);
 	}
 	else if (file)
@@ -317,7 +316,6 @@ main(int argc, char **argv)
 			PQfinish(session.conn);
 			return QADMIN_EXIT_ERROR;
 		}
-		session.script = true;
 		status = run_script(&session, input, NULL, file);
 		if (input != stdin)
 			fclose(input);
@@ -326,7 +324,6 @@ main(int argc, char **argv)
 		status = run_console(&session);
 	else
 	{
-		session.script = true;
 		status = run_script(&session, stdin, NULL, NULL);
 	}
 

@@ -170,7 +170,6 @@ typedef struct Expected
 extern bool is_qadmin_statement(const TokenList *tokens, bool partial);
 extern bool parse_statement(TokenList *tokens, Statement *stmt,
 							Expected *expected, char **error);
-extern const char *const *statement_first_words(void);
 
 /* ---------- exec.c, show.c, londiste.c ---------- */
 
@@ -178,7 +177,6 @@ typedef struct Session
 {
 	PGconn	   *conn;
 	char	   *queue;			/* default queue or NULL */
-	bool		script;			/* -c / -f / piped input */
 } Session;
 
 typedef enum ExecResult

@@ -340,6 +340,9 @@ stmt_fails('show batch 99999', qr/batch 99999 does not exist/, 'unknown batch');
 stmt_fails('show table nosuch', qr/table "nosuch" does not exist/, 'unknown table');
 stmt_fails('show sequence nosuch', qr/sequence "nosuch" does not exist/, 'unknown sequence');
 stmt_fails('register consumer x', qr/no queue given/, 'no queue');
+stmt_fails('register consumer x on nosuch', qr/queue "nosuch" does not exist/, 'register on an unknown queue');
+stmt_fails('register subconsumer s for x on nosuch', qr/queue "nosuch" does not exist/,
+	'register subconsumer on an unknown queue');
 stmt_fails('londiste tables', qr/queue "q1" is not a cascade node/, 'londiste on a plain queue', '-Q', 'q1');
 stmt_fails('connect node=rootnode', qr/node= needs a queue/, 'connect node= without a queue');
 stmt_fails('connect node=nosuch queue=rq', qr/node "nosuch" is not known on queue "rq"/, 'connect to an unknown node');

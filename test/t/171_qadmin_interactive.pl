@@ -164,6 +164,13 @@ wait_screen(qr/^tabqueue\@qa> $/m, '^C ends the continuation');
 type_line('select 4 as fresh;');
 wait_screen(qr/^fresh\n-+\n4\n/m, 'the cleared lines are not part of the next statement');
 
+# a failed connect keeps the connection
+type_line('connect dbname=no_such_db;');
+wait_screen(qr/^ERROR: could not connect: .*\nPrevious connection kept\.\ntabqueue\@qa> $/m,
+	'a failed connect is reported');
+type_line('select current_database() as db_after;');
+wait_screen(qr/^db_after\n-+\nqa\n/m, 'the old connection is still in use');
+
 # ^C cancels a running query
 type_line('select pg_sleep(600);');
 $node->poll_query_until('qa',
