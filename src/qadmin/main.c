@@ -179,8 +179,11 @@ run_script(Session *s, FILE *input, const char *text, const char *name)
 		}
 		if (!eof && ferror(input))
 		{
-			fprintf(stderr, "%s: could not read %s: %m\n", progname,
-					name ? name : "standard input");
+			if (cancel_take_interrupt())
+				fprintf(stderr, "%s: interrupted\n", progname);
+			else
+				fprintf(stderr, "%s: could not read %s: %m\n", progname,
+						name ? name : "standard input");
 			status = QADMIN_EXIT_ERROR;
 			goto done;
 		}
