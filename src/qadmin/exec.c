@@ -774,6 +774,8 @@ execute_text(Session *s, const char *text)
 
 	if (is_blank_statement(text))
 		return EXEC_OK;
+	/* "set client_encoding" may have changed it since */
+	print_set_encoding(PQclientEncoding(s->conn));
 	if (!tokenize(text, &tokens, &error))
 	{
 		/* not ours to read: the server may know it (E'...', operators) */

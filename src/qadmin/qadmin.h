@@ -206,6 +206,7 @@ extern void print_help_text(void);
 
 /* ---------- print.c ---------- */
 
+extern void print_set_encoding(int encoding);
 extern void print_table(const char *title, const PGresult *res);
 extern void print_status(const char *tag);
 

@@ -371,6 +371,15 @@ like($err, qr/script\.sql:3: ERROR: division by zero/, '-f: the SQL error names 
 is(sql("select count(*) from pgq.queue where queue_name = 'after_sql_error'"), '0',
 	'-f: nothing after the SQL error ran');
 
+# columns line up by screen width, not bytes, in a UTF-8 database
+$node->safe_psql('postgres',
+	"create database qa_utf8 encoding 'UTF8' template template0 lc_collate 'C' lc_ctype 'C'");
+($rc, $out, $err) = qadmin($node, 'qa_utf8', '-c',
+	"select '\xc3\xbcn\xc3\xafc\xc3\xb8d\xc3\xa9' as name, 'x' as b");
+ok($rc == 0 && $out =~ /^\xc3\xbcn\xc3\xafc\xc3\xb8d\xc3\xa9 {5}x$/m,
+	'multibyte values are padded by their width')
+  or diag("$rc\n$out\n$err");
+
 # statements on standard input work like -f
 ($rc, $out, $err) = qadmin({ stdin => "show queue q1;\n" }, $node, 'qa_c');
 ok($rc == 0 && $out =~ /^q1 /m, 'statements from standard input') or diag("$rc\n$out\n$err");
