@@ -15,6 +15,7 @@
  */
 #include "postgres_fe.h"
 
+#include "mb/pg_wchar.h"
 #include "pqexpbuffer.h"
 #include "qadmin.h"
 
@@ -384,6 +385,9 @@ exec_connect(Session *s, Statement *stmt)
 		}
 		keywords[n] = "fallback_application_name";
 		values[n++] = "qadmin";
+		/* the output goes where it went: keep its encoding */
+		keywords[n] = "client_encoding";
+		values[n++] = pg_encoding_to_char(PQclientEncoding(s->conn));
 		keywords[n] = NULL;
 		values[n] = NULL;
 		/* only a node location is a connection string to expand */

@@ -90,8 +90,8 @@ static PGconn *
 connect_database(const char *host, const char *port, const char *user,
 				 const char *dbname)
 {
-	const char *keywords[6];
-	const char *values[6];
+	const char *keywords[7];
+	const char *values[7];
 	int			n = 0;
 	PGconn	   *conn;
 
@@ -105,6 +105,12 @@ connect_database(const char *host, const char *port, const char *user,
 	values[n++] = dbname;
 	keywords[n] = "fallback_application_name";
 	values[n++] = "qadmin";
+	/* on a terminal, print in its encoding (as psql does) */
+	if (isatty(fileno(stdin)) && isatty(fileno(stdout)))
+	{
+		keywords[n] = "client_encoding";
+		values[n++] = "auto";
+	}
 	keywords[n] = NULL;
 	values[n] = NULL;
 	conn = PQconnectdbParams(keywords, values, true);
