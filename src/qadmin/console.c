@@ -17,6 +17,7 @@
 #include "postgres_fe.h"
 
 #include <ctype.h>
+#include <signal.h>
 #include <sys/select.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -152,6 +153,8 @@ clear_input(void)
 int
 run_console(Session *s)
 {
+	sigset_t	sigint_only;
+
 	console_session = s;
 	splitter_init(&console_input, 1);
 	open_history();
@@ -164,22 +167,36 @@ run_console(Session *s)
 	rl_on_new_line();
 	rl_redisplay();
 
+	sigemptyset(&sigint_only);
+	sigaddset(&sigint_only, SIGINT);
 	while (!console_done)
 	{
 		fd_set		fds;
+		sigset_t	unblocked;
+		int			ready;
 
+		/*
+		 * A ^C may have come while readline was busy: look at the flag with
+		 * SIGINT blocked, and let pselect unblock it atomically, so that
+		 * one arriving in between interrupts the wait.
+		 */
+		sigprocmask(SIG_BLOCK, &sigint_only, &unblocked);
+		if (cancel_take_interrupt())
+		{
+			sigprocmask(SIG_SETMASK, &unblocked, NULL);
+			clear_input();
+			continue;
+		}
 		FD_ZERO(&fds);
 		FD_SET(fileno(rl_instream), &fds);
-		if (select(fileno(rl_instream) + 1, &fds, NULL, NULL, NULL) < 0)
+		ready = pselect(fileno(rl_instream) + 1, &fds, NULL, NULL, NULL, &unblocked);
+		sigprocmask(SIG_SETMASK, &unblocked, NULL);
+		if (ready < 0)
 		{
-			if (errno != EINTR)
-			{
-				fprintf(stderr, "%s: could not wait for input: %m\n", progname);
-				break;
-			}
-			if (cancel_take_interrupt())
-				clear_input();
-			continue;
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "%s: could not wait for input: %m\n", progname);
+			break;
 		}
 		rl_callback_read_char();
 	}
