@@ -51,6 +51,16 @@ sub sm
 	return ($? >> 8, $stdout, $stderr);
 }
 
+# whatever happens, no job outlives the test
+END
+{
+	for my $pidfile (glob("$dir/run/*.pid"))
+	{
+		my $pid = pid_of($pidfile);
+		kill 'KILL', $pid if $pid;
+	}
+}
+
 sub skytools_ini
 {
 	my ($name, $config_list, $extra) = @_;
