@@ -57,7 +57,7 @@ END
 	for my $pidfile (glob("$dir/run/*.pid"))
 	{
 		my $pid = pid_of($pidfile);
-		kill 'KILL', $pid if $pid;
+		kill 'KILL', $pid if $pid && slurp("/proc/$pid/cmdline") =~ /framework_probe/;
 	}
 }
 
