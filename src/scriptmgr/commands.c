@@ -123,8 +123,12 @@ script_runnable(const SmService *svc)
 
 	if (strchr(prog, '/') != NULL)
 	{
-		char	   *path = (prog[0] == '/') ? pg_strdup(prog) :
-		psprintf("%s/%s", svc->cwd, prog);
+		char	   *path;
+
+		if (prog[0] == '/')
+			path = pg_strdup(prog);
+		else
+			path = psprintf("%s/%s", svc->cwd, prog);
 
 		ok = access(path, X_OK) == 0;
 		pg_free(path);

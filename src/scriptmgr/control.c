@@ -227,6 +227,12 @@ sm_signal_job(const SmJob *job, int sig, pid_t *signalled)
 		return false;
 	}
 	pid = sm_job_pid(job);
+	if (pid == 0 && access(job->pidfile, R_OK) != 0 && errno != ENOENT)
+	{
+		/* e.g. a user= job's pidfile we may not read: do not guess */
+		log_error("could not read pidfile \"%s\" of %s: %m", job->pidfile, job->job_name);
+		return false;
+	}
 	if (pid == 0)
 	{
 		log_warning("Job %s not running", job->job_name);

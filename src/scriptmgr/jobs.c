@@ -183,7 +183,9 @@ job_pidfile(const char *raw, const SmService *svc)
 		}
 		return sky_expand_home(raw);
 	}
-	if (svc->cwd[0] != '\0' && svc->cwd[strlen(svc->cwd) - 1] == '/')
+	if (svc->cwd[0] == '\0')
+		return pg_strdup(raw);
+	if (svc->cwd[strlen(svc->cwd) - 1] == '/')
 		return psprintf("%s%s", svc->cwd, raw);
 	return psprintf("%s/%s", svc->cwd, raw);
 }
