@@ -195,6 +195,16 @@ is($rc, 0, '--help: exit 0');
 like($out, qr/exec JOB/, '--help lists the commands');
 ($rc, $out, $err) = sm('--version');
 like($out, qr/^scriptmgr \(pgq\) \S+$/, '--version');
+($rc, $out, $err) = sm('-d', $disc, 'status');
+is($rc, 2, '-d: usage error');
+like($err, qr/do not apply to scriptmgr/, '-d: says why');
+($rc, $out, $err) = sm('--ini', '--set', "logfile=$dir/ini.log", '--set',
+	"config_list=$dir/none/*.ini");
+is($rc, 0, '--ini: exit 0');
+write_file("$dir/template.ini", $out);
+($rc, $out, $err) = sm("$dir/template.ini", 'status');
+is($rc, 0, '--ini: the template is a working skytools.ini');
+is($out, '', '--ini template: no jobs');
 
 #### running jobs
 # alpha runs, beta is slow to stop (work that signals do not cut short),
