@@ -218,4 +218,46 @@ is(queue_rows($other, 'postgres', 'dstq'),
 	queue_rows($node, 'postgres', 'srcq', "ev_data ~ '^data (7.|8.|9.|1..):'"),
 	'far mover: no duplicate after the kill');
 
+# Without superuser rights: the source needs pgq_reader, pgq_ext needs
+# pgq_writer, and writing the target queue's event table directly needs
+# pgq_admin on the target.  Lacking it is an error like any other target
+# error: the batch waits, nothing is lost.
+$node->safe_psql('postgres',
+	'create role mover_user login in role pgq_reader, pgq_writer');
+create_queue($node, 'target', 'plainq');
+my $plain = new_job(
+	program   => 'queue_mover',
+	dir       => $dir,
+	name      => 'plain_mover',
+	user      => 'mover_user',
+	src       => [ $node, 'postgres' ],
+	dst       => [ $node, 'target' ],
+	queue     => 'srcq',
+	ini_extra => "dst_queue_name = plainq\n");
+($rc, $out, $err) = run_job($plain, $plain->{ini}, '--register');
+is($rc, 0, 'plain_mover: --register as a pgq_reader') or diag $err;
+produce($node, 'postgres', 'srcq', 121, 130);
+start_job($plain);
+ok(wait_log($plain, qr/crashed: target queue "plainq": .*permission denied/, 2),
+	'without pgq_admin on the target: permission denied, retried');
+is($node->safe_psql('target', "select pgq_ext.get_last_tick('plain_mover') is null"),
+	't', 'nothing recorded in pgq_ext');
+$node->safe_psql('postgres', 'grant pgq_admin to mover_user');
+ok(wait_caught_up($plain), 'with pgq_admin the batch goes through');
+
+# Batches larger than the writer's 8 MB buffer are written in several
+# COPYs of one transaction, with values longer than a COPY message.
+$node->safe_psql(
+	'postgres', q{
+select pgq.insert_event('srcq', 'big', repeat(md5(i::text) || E'\t\\\n', 30000))
+  from generate_series(1, 12) i;
+select pgq.ticker('srcq');
+});
+ok(wait_caught_up($plain), 'a batch of 12 MB went through');
+is(stop_job($plain), 0, 'plain_mover stopped');
+is(queue_digest($node, 'target', 'plainq'),
+	queue_digest($node, 'postgres', 'srcq', "ev_type = 'big' or ev_data ~ '^data (12[1-9]|130):'"),
+	'both batches arrived once, whole');
+like(slurp_file($plain->{log}), qr/INFO \{count: 12, /, 'the big batch was one batch');
+
 done_testing();
