@@ -55,6 +55,20 @@ is($rc, 1, 'no dst_queue_name: exit 1');
 like(slurp_file($job->{log}) . $err, qr/dst_queue_name/, 'the error names the key');
 write_job_ini($job, "dst_queue_name = dstq\n");
 
+# Nor is one that moves the source queue into itself.
+my $loop = new_job(
+	program   => 'queue_mover',
+	dir       => $dir,
+	name      => 'loop',
+	src       => [ $node, 'postgres' ],
+	dst       => [ $node, 'postgres' ],
+	queue     => 'srcq',
+	ini_extra => "dst_queue_name = srcq\n");
+($rc, $out, $err) = run_job($loop, $loop->{ini});
+is($rc, 1, 'a queue moved into itself: exit 1');
+like(slurp_file($loop->{log}), qr/dst_queue_name "srcq" in dst_db is the source queue itself/,
+	'the error says why');
+
 ($rc, $out, $err) = run_job($job, $job->{ini}, '--register');
 is($rc, 0, '--register') or diag $err;
 is( $node->safe_psql('postgres',
@@ -254,10 +268,31 @@ select pgq.insert_event('srcq', 'big', repeat(md5(i::text) || E'\t\\\n', 30000))
 select pgq.ticker('srcq');
 });
 ok(wait_caught_up($plain), 'a batch of 12 MB went through');
+
+# Reload (-r): a config without dst_queue_name is refused and the old
+# target stays; a new dst_queue_name applies from the next batch.
+write_job_ini($plain, '');
+($rc, $out, $err) = run_job($plain, '-r', $plain->{ini});
+is($rc, 0, '-r signals the mover') or diag $err;
+ok(wait_log($plain, qr/ERROR config key dst_queue_name is missing/),
+	'the reloaded config without dst_queue_name is refused');
+produce($node, 'postgres', 'srcq', 131, 135);
+ok(wait_caught_up($plain), 'the mover goes on');
+is(queue_count($node, 'target', 'plainq', "ev_data ~ '^data 13[1-5]:'"),
+	5, 'into the old target queue');
+create_queue($node, 'target', 'plainq2');
+write_job_ini($plain, "dst_queue_name = plainq2\n");
+run_job($plain, '-r', $plain->{ini});
+ok(wait_log($plain, qr/INFO Config reloaded/), 'the new config is taken');
+produce($node, 'postgres', 'srcq', 136, 140);
+ok(wait_caught_up($plain), 'the mover goes on');
+is(queue_rows($node, 'target', 'plainq2'),
+	queue_rows($node, 'postgres', 'srcq', "ev_data ~ '^data 1(3[6-9]|40):'"),
+	'into the new target queue');
 is(stop_job($plain), 0, 'plain_mover stopped');
 is(queue_digest($node, 'target', 'plainq'),
-	queue_digest($node, 'postgres', 'srcq', "ev_type = 'big' or ev_data ~ '^data (12[1-9]|130):'"),
-	'both batches arrived once, whole');
+	queue_digest($node, 'postgres', 'srcq', "ev_type = 'big' or ev_data ~ '^data (12[1-9]|13[0-5]):'"),
+	'the batches arrived once, whole');
 like(slurp_file($plain->{log}), qr/INFO \{count: 12, /, 'the big batch was one batch');
 
 done_testing();
