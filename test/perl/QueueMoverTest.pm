@@ -25,13 +25,12 @@ use Exporter 'import';
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use TestFiles;
 use Test::More;
-use Time::HiRes qw(usleep);
 
 our @EXPORT = qw(mover_node create_queue produce queue_rows queue_digest queue_count consumer_info
   new_job write_job_ini run_job start_job stop_job wait_caught_up
-  wait_log crash_after_target_commit crash_before_target_commit
-  poll_until);
+  wait_log crash_after_target_commit crash_before_target_commit);
 
 # Every job started and not yet stopped, killed at exit so that a failed
 # test leaves nothing running against a stopped server.
@@ -43,19 +42,6 @@ END
 	{
 		$h->kill_kill if $h->pumpable;
 	}
-}
-
-# Wait until $cond returns true; false after the default timeout.
-sub poll_until
-{
-	my ($cond) = @_;
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while (time < $deadline)
-	{
-		return 1 if $cond->();
-		usleep(50_000);
-	}
-	return 0;
 }
 
 # A queue that pgq.ticker(queue) ticks whenever it has a new event
@@ -203,9 +189,7 @@ loop_delay = 0.1
 exception_sleep = 1
 EOF
 	$text .= $job->{ini_extra} // '';
-	open(my $fh, '>', $job->{ini}) or die "could not write $job->{ini}: $!";
-	print $fh $text;
-	close $fh;
+	write_file($job->{ini}, $text);
 	return;
 }
 
@@ -273,8 +257,7 @@ sub wait_log
 	$count //= 1;
 	return poll_until(
 		sub {
-			return 0 unless -e $job->{log};
-			my @hits = grep { /$re/ } split /\n/, slurp_file($job->{log});
+			my @hits = grep { /$re/ } split /\n/, slurp($job->{log});
 			return @hits >= $count;
 		});
 }

@@ -15,6 +15,7 @@ use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use PostgreSQL::Test::Utils;
 use QueueMoverTest;
+use TestFiles;
 use Test::More;
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
