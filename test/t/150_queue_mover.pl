@@ -296,4 +296,34 @@ is(queue_digest($node, 'target', 'plainq'),
 	'the batches arrived once, whole');
 like(slurp_file($plain->{log}), qr/INFO \{count: 12, /, 'the big batch was one batch');
 
+# A target database in another encoding: the events are sent in the
+# source's encoding and converted (produce() puts an e-acute in ev_data).
+$node->safe_psql('postgres',
+	"create database latin1 encoding 'LATIN1' locale 'C' template template0");
+$node->safe_psql('latin1', 'create extension pgq; create extension pgq_ext');
+create_queue($node, 'latin1', 'latinq');
+my $latin = new_job(
+	program   => 'queue_mover',
+	dir       => $dir,
+	name      => 'latin_mover',
+	src       => [ $node, 'postgres' ],
+	dst       => [ $node, 'latin1' ],
+	queue     => 'srcq',
+	ini_extra => "dst_queue_name = latinq\n");
+($rc, $out, $err) = run_job($latin, $latin->{ini}, '--register');
+is($rc, 0, 'latin_mover: --register') or diag $err;
+produce($node, 'postgres', 'srcq', 141, 145);
+start_job($latin);
+ok(wait_caught_up($latin), 'latin_mover caught up');
+is(stop_job($latin), 0, 'latin_mover stopped');
+{
+	local $ENV{PGCLIENTENCODING} = 'UTF8';
+	is(queue_rows($node, 'latin1', 'latinq'),
+		queue_rows($node, 'postgres', 'srcq', "ev_data ~ '^data 14[1-5]:'"),
+		'the LATIN1 target has the same text');
+	is( $node->safe_psql('latin1',
+			"select count(*) from pgq.event_template where ev_data like E'%\\u00e9 end'"),
+		5, 'converted, not stored as UTF-8 bytes');
+}
+
 done_testing();
