@@ -12,7 +12,9 @@
  *
  * sql_retry makes a query that lost its connection wait and run again on a
  * new one instead of failing the batch at once, the way Skytools'
- * execute_with_retry does for simple_local_consumer.
+ * execute_with_retry does for simple_local_consumer.  A stop request ends
+ * the retries: the batch then fails and is run again after a restart,
+ * instead of the stop waiting out a long outage.
  *
  * src/libpgq/eventdict.c
  *
@@ -20,8 +22,10 @@
  */
 #include "postgres_fe.h"
 
+#include <errno.h>
 #include <time.h>
 
+#include "framework/signals.h"
 #include "libpgq.h"
 
 static void set_int64(PgqDict *dict, const char *key, int64_t value);
@@ -172,20 +176,21 @@ pgq_event_query_exec(PgqConsumer *consumer, const char *db_key,
 
 		if (!retryable || retry == NULL || !retry->enabled ||
 			tried >= retry->max_count ||
-			time(NULL) - started >= retry->max_time)
+			time(NULL) - started >= retry->max_time ||
+			sky_stop_pending || sky_terminate_pending)
 			return NULL;
 
 		pgq_log(PGQ_LOG_INFO, "Got error on connection %s: %s",
 				db_key, *errmsg);
-		pgq_free(*errmsg);
-		*errmsg = NULL;
-
 		wait = retry->formula_a + retry->formula_b * tried;
 		if (wait > retry->formula_cap)
 			wait = retry->formula_cap;
 		tried++;
 		pgq_log(PGQ_LOG_INFO, "Retry #%d in %d seconds ...", tried, wait);
 		retry_sleep(wait);
+		if (sky_stop_pending || sky_terminate_pending)
+			return NULL;		/* failing with the last error */
+		pgq_free(*errmsg);
 	}
 }
 
@@ -200,14 +205,16 @@ connection_lost(PGconn *conn)
 }
 
 /*
- * A signal (a stop request, a reload) cuts the wait short; the next try
- * then comes early, and the main loop sees the request once the batch is
- * over.
+ * Wait before a retry; a stop request ends the wait.  Not sky_sleep(): a
+ * reload request stays pending until the batch is over, and would turn
+ * every wait into none.
  */
 static void
 retry_sleep(int seconds)
 {
-	struct timespec wait = {.tv_sec = seconds > 0 ? seconds : 0};
+	struct timespec left = {.tv_sec = seconds};
 
-	(void) nanosleep(&wait, NULL);
+	while (!sky_stop_pending && !sky_terminate_pending &&
+		   nanosleep(&left, &left) != 0 && errno == EINTR)
+		;
 }

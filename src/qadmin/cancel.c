@@ -15,12 +15,14 @@
 #include "postgres_fe.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include "qadmin.h"
 
 static PGcancel *volatile cancel_handle = NULL;
 static volatile sig_atomic_t query_running = 0;
 static volatile sig_atomic_t interrupted = 0;
+static bool stderr_is_terminal = false;
 
 static void
 handle_sigint(int signo)
@@ -30,7 +32,14 @@ handle_sigint(int signo)
 
 	interrupted = 1;
 	if (query_running && cancel_handle)
+	{
 		(void) PQcancel(cancel_handle, errbuf, sizeof(errbuf));
+		/* the server's error then starts a line of its own, not after "^C" */
+		if (stderr_is_terminal && write(STDERR_FILENO, "\n", 1) < 0)
+		{
+			/* nothing to be done about it here */
+		}
+	}
 	errno = save_errno;
 }
 
@@ -40,6 +49,7 @@ cancel_init(void)
 {
 	struct sigaction sa;
 
+	stderr_is_terminal = isatty(STDERR_FILENO);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = handle_sigint;
 	sigemptyset(&sa.sa_mask);

@@ -33,9 +33,14 @@ static int	ncandidates;
 static int	candidates_allocated;
 static int	next_candidate;
 
+/* tables and sequences of the user's schemas, not of PostgreSQL, PgQ or londiste */
+#define USER_SCHEMAS \
+	"n.nspname not in ('information_schema', 'pgq', 'pgq_ext', 'pgq_node', 'pgq_coop', 'londiste')" \
+	" and n.nspname !~ '^pg_'"
+
 /*
- * The queries listing names of each kind; $1 is the default queue (or
- * NULL).  Every value is quoted as the grammar wants it.
+ * The queries listing names of each kind; $1, where used, is the default
+ * queue (or NULL).  Every value is quoted as the grammar wants it.
  */
 static const char *const name_queries[NAME_COUNT] = {
 	[NAME_QUEUE] = "select quote_ident(queue_name) from pgq.get_queue_info()",
@@ -51,13 +56,11 @@ static const char *const name_queries[NAME_COUNT] = {
 	[NAME_TABLE] = "select unnest(array[quote_ident(n.nspname) || '.' || quote_ident(c.relname),"
 	" case when pg_table_is_visible(c.oid) then quote_ident(c.relname) end])"
 	" from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-	" where c.relkind in ('r', 'p') and n.nspname <> 'information_schema'"
-	" and n.nspname !~ '^pg_' and $1::text is distinct from ''",
+	" where c.relkind in ('r', 'p') and " USER_SCHEMAS,
 	[NAME_SEQUENCE] = "select unnest(array[quote_ident(n.nspname) || '.' || quote_ident(c.relname),"
 	" case when pg_table_is_visible(c.oid) then quote_ident(c.relname) end])"
 	" from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-	" where c.relkind = 'S' and n.nspname <> 'information_schema'"
-	" and n.nspname !~ '^pg_' and $1::text is distinct from ''",
+	" where c.relkind = 'S' and " USER_SCHEMAS,
 	[NAME_LONDISTE_TABLE] = "select quote_ident(split_part(table_name, '.', 1)) || '.'"
 	" || quote_ident(substr(table_name, strpos(table_name, '.') + 1))"
 	" from londiste.get_table_list($1) where local",
@@ -65,9 +68,9 @@ static const char *const name_queries[NAME_COUNT] = {
 	" || quote_ident(substr(seq_name, strpos(seq_name, '.') + 1))"
 	" from londiste.get_seq_list($1) where local",
 	[NAME_DATABASE] = "select quote_ident(datname) from pg_database"
-	" where datallowconn and $1::text is distinct from ''",
+	" where datallowconn",
 	[NAME_USER] = "select quote_ident(rolname) from pg_roles"
-	" where rolcanlogin and $1::text is distinct from ''",
+	" where rolcanlogin",
 };
 
 static void
@@ -150,7 +153,9 @@ add_names(const char *text, NameKind kind)
 		return;
 	if ((kind == NAME_LONDISTE_TABLE || kind == NAME_LONDISTE_SEQ) && !queue)
 		return;
-	res = PQexecParams(conn, name_queries[kind], 1, NULL, &queue, NULL, NULL, 0);
+	res = PQexecParams(conn, name_queries[kind],
+					   strstr(name_queries[kind], "$1") ? 1 : 0,
+					   NULL, &queue, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		for (i = 0; i < PQntuples(res); i++)
 			if (!PQgetisnull(res, i, 0))

@@ -16,6 +16,8 @@
  */
 #include "postgres_fe.h"
 
+#include <ctype.h>
+#include <signal.h>
 #include <sys/select.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -69,9 +71,14 @@ open_history(void)
 static void
 remember_statement(const char *stmt)
 {
-	char	   *entry = psprintf("%s;", stmt);
+	size_t		len = strlen(stmt);
+	char	   *entry;
 	char	   *c;
 	int			fd;
+
+	while (len > 0 && isspace((unsigned char) stmt[len - 1]))
+		len--;
+	entry = psprintf("%.*s;", (int) len, stmt);
 
 	/* one line per entry: the file format keeps lines */
 	for (c = entry; *c; c++)
@@ -146,6 +153,8 @@ clear_input(void)
 int
 run_console(Session *s)
 {
+	sigset_t	sigint_only;
+
 	console_session = s;
 	splitter_init(&console_input, 1);
 	open_history();
@@ -158,22 +167,36 @@ run_console(Session *s)
 	rl_on_new_line();
 	rl_redisplay();
 
+	sigemptyset(&sigint_only);
+	sigaddset(&sigint_only, SIGINT);
 	while (!console_done)
 	{
 		fd_set		fds;
+		sigset_t	unblocked;
+		int			ready;
 
+		/*
+		 * A ^C may have come while readline was busy: look at the flag with
+		 * SIGINT blocked, and let pselect unblock it atomically, so that
+		 * one arriving in between interrupts the wait.
+		 */
+		sigprocmask(SIG_BLOCK, &sigint_only, &unblocked);
+		if (cancel_take_interrupt())
+		{
+			sigprocmask(SIG_SETMASK, &unblocked, NULL);
+			clear_input();
+			continue;
+		}
 		FD_ZERO(&fds);
 		FD_SET(fileno(rl_instream), &fds);
-		if (select(fileno(rl_instream) + 1, &fds, NULL, NULL, NULL) < 0)
+		ready = pselect(fileno(rl_instream) + 1, &fds, NULL, NULL, NULL, &unblocked);
+		sigprocmask(SIG_SETMASK, &unblocked, NULL);
+		if (ready < 0)
 		{
-			if (errno != EINTR)
-			{
-				fprintf(stderr, "%s: could not wait for input: %m\n", progname);
-				break;
-			}
-			if (cancel_take_interrupt())
-				clear_input();
-			continue;
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "%s: could not wait for input: %m\n", progname);
+			break;
 		}
 		rl_callback_read_char();
 	}

@@ -75,21 +75,20 @@ static const OptionSpec add_table_options[] = {
 	{NULL}
 };
 
-static const char *const first_words[] = {
-	"alter", "connect", "create", "drop", "exit", "install", "londiste",
-	"register", "show", "unregister", NULL
+/* first words of statements that are never SQL */
+static const char *const qadmin_only_words[] = {
+	"connect", "exit", "install", "londiste", "register", "unregister", NULL
+};
+
+/* first words shared with SQL */
+static const char *const sql_too_words[] = {
+	"alter", "create", "drop", "show", NULL
 };
 
 static const char *const show_words[] = {
 	"batch", "consumer", "help", "node", "queue", "sequence", "table",
 	"version", NULL
 };
-
-const char *const *
-statement_first_words(void)
-{
-	return first_words;
-}
 
 static bool
 word_in(const char *word, const char *const *list)
@@ -127,11 +126,9 @@ is_qadmin_statement(const TokenList *tokens, bool partial)
 
 	if (!first || first->kind != TOK_WORD)
 		return false;
-	if (word_in(first->value, (const char *const[]) {
-		"connect", "exit", "install", "londiste", "register", "unregister", NULL}))
+	if (word_in(first->value, qadmin_only_words))
 		return true;
-	if (!word_in(first->value, (const char *const[]) {
-		"alter", "create", "drop", "show", NULL}))
+	if (!word_in(first->value, sql_too_words))
 		return false;
 	if (!second)
 		return partial;

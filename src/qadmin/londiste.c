@@ -147,6 +147,7 @@ londiste_list(Session *s, Statement *stmt, const char *queue)
 	const char *sql;
 	char	   *title;
 	PGresult   *res;
+	bool		ok;
 
 	if (!require_node(s, queue))
 		return EXEC_ERROR;
@@ -167,11 +168,12 @@ londiste_list(Session *s, Statement *stmt, const char *queue)
 			break;
 	}
 	res = run_query(s, sql, 1, &queue);
-	if (res)
+	ok = res != NULL;
+	if (ok)
 		print_table(title, res);
 	pg_free(title);
 	PQclear(res);
-	return res ? EXEC_OK : EXEC_ERROR;
+	return ok ? EXEC_OK : EXEC_ERROR;
 }
 
 ExecResult

@@ -90,8 +90,8 @@ static PGconn *
 connect_database(const char *host, const char *port, const char *user,
 				 const char *dbname)
 {
-	const char *keywords[6];
-	const char *values[6];
+	const char *keywords[7];
+	const char *values[7];
 	int			n = 0;
 	PGconn	   *conn;
 
@@ -105,6 +105,12 @@ connect_database(const char *host, const char *port, const char *user,
 	values[n++] = dbname;
 	keywords[n] = "fallback_application_name";
 	values[n++] = "qadmin";
+	/* on a terminal, print in its encoding (as psql does) */
+	if (isatty(fileno(stdin)) && isatty(fileno(stdout)))
+	{
+		keywords[n] = "client_encoding";
+		values[n++] = "auto";
+	}
 	keywords[n] = NULL;
 	values[n] = NULL;
 	conn = PQconnectdbParams(keywords, values, true);
@@ -179,8 +185,11 @@ run_script(Session *s, FILE *input, const char *text, const char *name)
 		}
 		if (!eof && ferror(input))
 		{
-			fprintf(stderr, "%s: could not read %s: %m\n", progname,
-					name ? name : "standard input");
+			if (cancel_take_interrupt())
+				fprintf(stderr, "%s: interrupted\n", progname);
+			else
+				fprintf(stderr, "%s: could not read %s: %m\n", progname,
+						name ? name : "standard input");
 			status = QADMIN_EXIT_ERROR;
 			goto done;
 		}
@@ -304,7 +313,6 @@ main(int argc, char **argv)
 
 	if (command)
 	{
-		session.script = true;
 		status = run_script(&session, NULL, command, NULL);
 	}
 	else if (file)
@@ -317,7 +325,6 @@ main(int argc, char **argv)
 			PQfinish(session.conn);
 			return QADMIN_EXIT_ERROR;
 		}
-		session.script = true;
 		status = run_script(&session, input, NULL, file);
 		if (input != stdin)
 			fclose(input);
@@ -326,7 +333,6 @@ main(int argc, char **argv)
 		status = run_console(&session);
 	else
 	{
-		session.script = true;
 		status = run_script(&session, stdin, NULL, NULL);
 	}
 

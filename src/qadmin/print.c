@@ -7,7 +7,9 @@
  * a rule of dashes, the rows and an empty line; every column but the
  * last is padded to its width plus two spaces, the width being at least
  * 10.  Unlike the original, the header counts towards the width, so a
- * long column name never runs into the next column.  NULL prints empty.
+ * long column name never runs into the next column.  Widths are counted
+ * in screen columns in the connection's encoding, so that names in other
+ * scripts line up too.  NULL prints empty.
  *
  * src/qadmin/print.c
  *
@@ -15,10 +17,38 @@
  */
 #include "postgres_fe.h"
 
+#include "mb/pg_wchar.h"
 #include "qadmin.h"
 
 #define MIN_COLUMN_WIDTH 10
 #define COLUMN_GAP 2
+
+/* the client encoding of the session's connection */
+static int	print_encoding = PG_SQL_ASCII;
+
+void
+print_set_encoding(int encoding)
+{
+	print_encoding = encoding;
+}
+
+/* How many screen columns text takes. */
+static int
+display_width(const char *text)
+{
+	int			width = 0;
+
+	while (*text)
+	{
+		int			len = PQmblenBounded(text, print_encoding);
+		int			w = PQdsplen(text, print_encoding);
+
+		if (w > 0)
+			width += w;
+		text += len > 0 ? len : 1;
+	}
+	return width;
+}
 
 static void
 print_row(int ncols, const int *widths, const char *const *cells)
@@ -27,10 +57,9 @@ print_row(int ncols, const int *widths, const char *const *cells)
 
 	for (c = 0; c < ncols; c++)
 	{
+		fputs(cells[c], stdout);
 		if (c < ncols - 1)
-			printf("%-*s", widths[c] + COLUMN_GAP, cells[c]);
-		else
-			printf("%s", cells[c]);
+			printf("%*s", widths[c] + COLUMN_GAP - display_width(cells[c]), "");
 	}
 	putchar('\n');
 }
@@ -48,9 +77,9 @@ print_table(const char *title, const PGresult *res)
 
 	for (c = 0; c < ncols; c++)
 	{
-		widths[c] = Max(MIN_COLUMN_WIDTH, (int) strlen(PQfname(res, c)));
+		widths[c] = Max(MIN_COLUMN_WIDTH, display_width(PQfname(res, c)));
 		for (r = 0; r < nrows; r++)
-			widths[c] = Max(widths[c], PQgetlength(res, r, c));
+			widths[c] = Max(widths[c], display_width(PQgetvalue(res, r, c)));
 	}
 
 	if (title)

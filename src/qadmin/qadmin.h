@@ -5,8 +5,9 @@
  *
  * Input is split into statements (lexer.c), each statement is either one
  * of qadmin's own (grammar.c parses it into a Statement) or SQL passed to
- * the server as typed.  exec.c, show.c and londiste.c run statements,
- * print.c prints result tables, console.c and complete.c are the
+ * the server as typed.  exec.c runs a statement, queue.c, show.c and
+ * londiste.c hold the statements, query.c talks to the server, print.c
+ * prints result tables, console.c, complete.c and cancel.c are the
  * interactive side, main.c the command line.
  *
  * src/qadmin/qadmin.h
@@ -170,15 +171,13 @@ typedef struct Expected
 extern bool is_qadmin_statement(const TokenList *tokens, bool partial);
 extern bool parse_statement(TokenList *tokens, Statement *stmt,
 							Expected *expected, char **error);
-extern const char *const *statement_first_words(void);
 
-/* ---------- exec.c, show.c, londiste.c ---------- */
+/* ---------- exec.c, query.c, queue.c, show.c, londiste.c ---------- */
 
 typedef struct Session
 {
 	PGconn	   *conn;
 	char	   *queue;			/* default queue or NULL */
-	bool		script;			/* -c / -f / piped input */
 } Session;
 
 typedef enum ExecResult
@@ -191,23 +190,33 @@ typedef enum ExecResult
 
 extern ExecResult execute_text(Session *s, const char *text);
 extern ExecResult exec_statement(Session *s, Statement *stmt);
+extern PGresult *send_and_wait(Session *s, const char *sql, int nparams,
+								const char *const *params, bool simple);
 extern PGresult *run_query(Session *s, const char *sql, int nparams,
 						   const char *const *params);
+extern bool run_command(Session *s, const char *sql, int nparams,
+						const char *const *params);
+extern char *query_value(Session *s, const char *sql, int nparams,
+						 const char *const *params, bool *ok);
 extern bool begin_work(Session *s, bool *started);
 extern bool end_work(Session *s, bool started, bool ok);
 extern const char *statement_queue(Session *s, const Statement *stmt);
 extern bool queue_exists(Session *s, const char *queue, bool *exists);
+extern bool require_queue(Session *s, const char *queue);
 extern void report_error(const char *fmt,...) pg_attribute_printf(1, 2);
 extern void report_result_error(const PGresult *res);
 extern void session_use_connection(Session *s, PGconn *conn);
+extern void check_connection(Session *s);
 extern const char *error_location;
 
+extern ExecResult exec_queue(Session *s, Statement *stmt);
 extern ExecResult exec_show(Session *s, Statement *stmt);
 extern ExecResult exec_londiste(Session *s, Statement *stmt);
 extern void print_help_text(void);
 
 /* ---------- print.c ---------- */
 
+extern void print_set_encoding(int encoding);
 extern void print_table(const char *title, const PGresult *res);
 extern void print_status(const char *tag);
 

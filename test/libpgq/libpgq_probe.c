@@ -8,7 +8,7 @@
  *		ev_data, batch_id) of "dst_db": in the batch's target transaction
  *		for SERIAL and REMOTE, else in a transaction the library commits
  *		before it records the batch.  Keys: retry_type (events of this
- *		type are retried), fail_type (a batch with such an event fails),
+ *		type are retried once), fail_type (a batch with such an event fails),
  *		event_delay (seconds to sleep per event).
  *	libpgq_probe urldecode TEXT		 pairs as HEXKEY HEXVALUE|NULL lines
  *	libpgq_probe urlencode HEXKEY HEXVALUE|NULL ...
@@ -79,7 +79,8 @@ probe_batch(PgqBatch *batch, void *arg)
 			pgq_log(PGQ_LOG_ERROR, "event %lld has fail_type", (long long) ev->id);
 			return false;
 		}
-		if (retry_type && ev->type && strcmp(ev->type, retry_type) == 0)
+		if (retry_type && ev->type && strcmp(ev->type, retry_type) == 0 &&
+			ev->retry < 0)
 		{
 			pgq_event_retry(batch, ev, 0);
 			continue;

@@ -20,8 +20,8 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-our @EXPORT = qw(setup_simple simple_ini write_file run_prog tick
-  applied_rows consumer_tick stats_line);
+our @EXPORT = qw(setup_simple simple_ini run_prog tick applied_rows
+  consumer_tick stats_line);
 
 # The keys dst_query stores, in column order of table applied.
 our @APPLIED_KEYS = qw(pgq.tick_id pgq.ev_id pgq.ev_time pgq.ev_type
@@ -73,14 +73,6 @@ sub simple_ini
 	  . "exception_sleep = 0.1\n"
 	  . "dst_query = insert into applied ($cols) values ($vals)\n"
 	  . ($extra // '');
-}
-
-sub write_file
-{
-	my ($path, $text) = @_;
-	open(my $fh, '>', $path) or die "could not write $path: $!";
-	print $fh $text;
-	close $fh;
 }
 
 # Run a program to its end; returns (exit code, stdout, stderr), the exit

@@ -16,7 +16,7 @@ use IPC::Run;
 use PostgreSQL::Test::Utils;
 use SimpleConsumerTest;
 use Test::More;
-use Time::HiRes qw(usleep);
+use TestFiles;
 
 my $prog = 'simple_consumer';
 my $dir  = PostgreSQL::Test::Utils::tempdir;
@@ -259,14 +259,7 @@ my $looper = IPC::Run::start([ $prog, $looping ], '<', \undef, '>', \$lout, '2>'
 sub wait_for_log
 {
 	my ($re) = @_;
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while (time < $deadline)
-	{
-		$looper->pump_nb;
-		return 1 if $lerr =~ $re;
-		usleep(50_000);
-	}
-	return 0;
+	return poll_until(sub { $looper->pump_nb; $lerr =~ $re });
 }
 
 ok( $node->poll_query_until(
@@ -326,6 +319,70 @@ write_file("$dir/badquery.ini", $badquery);
 ($rc, $out, $err) = run_prog($prog, "$dir/badquery.ini");
 is($rc, 1, 'malformed dst_query: exit 1');
 like($err, qr/dst_query/, 'malformed dst_query: named in the error');
+
+# pgq.ev_time keeps its value between servers whose DateStyles differ
+# (day first on the source, month first on the target).
+$node->safe_psql('postgres', q{
+alter database postgres set datestyle = 'SQL, DMY';
+select pgq.register_consumer('sq', 'simple_datestyle');
+});
+$node->safe_psql('dst', q{alter database dst set datestyle = 'SQL, MDY'});
+my $dated = $node->safe_psql('postgres',
+	"select pgq.insert_event('sq', 'I:id', 'id=80&name=dated', 'public.data', null, null, null)");
+$node->safe_psql('postgres',
+	"update pgq.event_template set ev_time = '2026-01-02 03:04:05+00' where ev_id = $dated");
+tick($node);
+write_file("$dir/simple_datestyle.ini", simple_ini($node, 'simple_consumer3'));
+($rc, $out, $err) = run_prog($prog, "$dir/simple_datestyle.ini");
+is($rc, 0, 'different DateStyles: batch applied') or diag($err);
+is( $node->safe_psql(
+		'dst', "select ev_time = '2026-01-02 03:04:05+00' from applied where name = 'dated'"),
+	't',
+	'different DateStyles: pgq.ev_time arrives unchanged');
+$node->safe_psql('postgres', q{
+alter database postgres reset datestyle;
+select pgq.unregister_consumer('sq', 'simple_datestyle');
+});
+$node->safe_psql('dst', q{alter database dst reset datestyle});
+
+# ev_data with a broken %-escape stops the batch, naming the event.
+$node->safe_psql('postgres', "select pgq.register_consumer('sq', 'simple_badurl')");
+my $bad_ev = $node->safe_psql('postgres',
+	"select pgq.insert_event('sq', 'I:id', 'id=1&name=100%zz', 'public.data', null, null, null)");
+my $badurl_before = consumer_tick($node, 'simple_badurl');
+tick($node);
+write_file("$dir/simple_badurl.ini", simple_ini($node, 'simple_consumer3'));
+($rc, $out, $err) = run_prog($prog, "$dir/simple_badurl.ini");
+is($rc, 1, 'malformed ev_data: exit 1');
+like($err, qr/event $bad_ev: ev_data is not urlencoded: "id=1&name=100%zz"/,
+	'malformed ev_data: the event and its data are named');
+is(consumer_tick($node, 'simple_badurl'), $badurl_before,
+	'malformed ev_data: the batch is kept');
+$node->safe_psql('postgres', "select pgq.unregister_consumer('sq', 'simple_badurl')");
+
+# Several statements cannot take parameters in one call; the documented
+# way around it, data-modifying WITH clauses, works.
+$node->safe_psql('postgres', "select pgq.register_consumer('sq', 'simple_multi')");
+$node->safe_psql('postgres', "insert into data values (70, 'two statements')");
+tick($node);
+my $multi = simple_ini($node, 'simple_consumer3') =~
+  s/^dst_query = .*$/dst_query = insert into applied (id) values (%%(id)s); insert into applied (name) values (%%(name)s)/mr;
+write_file("$dir/simple_multi.ini", $multi);
+($rc, $out, $err) = run_prog($prog, "$dir/simple_multi.ini");
+is($rc, 1, 'two statements in dst_query: exit 1');
+like($err, qr/cannot insert multiple commands into a prepared statement/,
+	'two statements in dst_query: the server says why');
+$multi =~
+  s/^dst_query = .*$/dst_query = with a as (insert into applied (id) values (%%(id)s)) insert into applied (name) values (%%(name)s)/m;
+write_file("$dir/simple_multi.ini", $multi);
+($rc, $out, $err) = run_prog($prog, "$dir/simple_multi.ini");
+is($rc, 0, 'a WITH clause instead: exit 0') or diag($err);
+is( $node->safe_psql(
+		'dst',
+		"select count(*) filter (where id = '70') || ' ' || count(*) filter (where name = 'two statements') from applied"
+	),
+	'1 1',
+	'a WITH clause instead: both inserts done');
 
 my $noqueue = simple_ini($node, 'simple_consumer3') =~ s/^queue_name = sq$/queue_name = nosuchqueue/mr;
 write_file("$dir/noqueue.ini", $noqueue);

@@ -18,7 +18,7 @@ use IPC::Run;
 use PostgreSQL::Test::Utils;
 use SimpleConsumerTest;
 use Test::More;
-use Time::HiRes qw(usleep);
+use TestFiles;
 
 foreach my $tool ('strace', 'fiu-run')
 {
@@ -62,6 +62,14 @@ sub produce
 }
 
 my ($rc, $out, $err);
+
+#### --ini and the compatibility name
+
+($rc, $out, $err) = run_prog('simple_local_consumer3', '--ini');
+is($rc, 0, 'simple_local_consumer3 --ini exits 0');
+like($out, qr/^\[simple_local_consumer3\]$/m, '--ini: the main section');
+like($out, qr/^local_tracking_file = .*%\(job_name\)s/m, '--ini: local_tracking_file');
+like($out, qr/^#sql_retry = 0$/m, '--ini: the sql_retry keys');
 
 #### the tracking directory must exist
 
@@ -272,6 +280,39 @@ is(tracked(), $t6, 'sql_retry: the file holds the batch\'s tick');
 is(applied_counts('block-retry-%'), 'block-retry-1=1 block-retry-2=1',
 	'sql_retry: each event applied once');
 
+# A stop request ends the wait for a retry: the batch fails and is kept.
+$locker->query_safe('select pg_advisory_lock(4242)');
+my $t6b = produce('block-stop', 1);
+($kout, $kerr) = ('', '');
+$h = IPC::Run::start(
+	[
+		$prog, "$dir/retry.ini", '--set', 'sql_retry_formula_a=3600',
+		'--set', 'sql_retry_formula_cap=3600', '--set', 'loop_delay=0.1'
+	],
+	'<', \undef, '>', \$kout, '2>', \$kerr,
+	IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+ok( $node->poll_query_until(
+		'dst',
+		"select count(*) > 0 from pg_stat_activity where wait_event = 'advisory' and application_name = '$job'"
+	),
+	'stop during a retry wait: the consumer waits in a query');
+$node->safe_psql('dst',
+	"select pg_terminate_backend(pid) from pg_stat_activity where wait_event = 'advisory' and application_name = '$job'");
+ok(poll_until(sub { $h->pump_nb; $kerr =~ /Retry #1 in 3600 seconds/ }),
+	'stop during a retry wait: the consumer waits to retry')
+  or diag($kerr);
+($rc, $out, $err) = run_prog($prog, "$dir/retry.ini", '-s');
+is($rc, 0, 'stop during a retry wait: -s signalled') or diag($err);
+ok(eval { $h->finish; 1 }, 'stop during a retry wait: the consumer exits')
+  or $h->kill_kill;
+$locker->query_safe('select pg_advisory_unlock(4242)');
+is(tracked(), $t6, 'stop during a retry wait: the file keeps the previous tick');
+is(applied_counts('block-stop-%'), '', 'stop during a retry wait: nothing applied');
+($rc, $out, $err) = run_prog($prog, $ini);
+is($rc, 0, 'stop during a retry wait: the next run applies the batch') or diag($err);
+is(applied_counts('block-stop-%'), 'block-stop-1=1', 'stop during a retry wait: applied once');
+is(tracked(), $t6b, 'stop during a retry wait: then the file holds the batch\'s tick');
+
 # Without sql_retry the lost connection fails the batch.
 $locker->query_safe('select pg_advisory_lock(4242)');
 my $t7 = produce('block-noretry', 1);
@@ -287,7 +328,7 @@ $node->safe_psql('dst',
 $locker->query_safe('select pg_advisory_unlock(4242)');
 $h->finish;
 is($h->result(0), 1, 'no sql_retry: the lost connection fails the batch');
-is(tracked(), $t6, 'no sql_retry: the file keeps the previous tick');
+is(tracked(), $t6b, 'no sql_retry: the file keeps the previous tick');
 $locker->quit;
 ($rc, $out, $err) = run_prog($prog, $ini);
 is($rc, 0, 'no sql_retry: the next run applies the batch') or diag($err);
@@ -334,6 +375,14 @@ write_file($track, "garbage\n");
 is($rc, 1, 'garbage in the file: exit 1');
 like($err, qr/does not hold a tick id/, 'garbage in the file: reported');
 is(consumer_tick($node, $job), $t9, 'garbage in the file: the queue position is kept');
+
+#### --unregister forgets the file too
+
+write_file($track, "$t9\n");
+($rc, $out, $err) = run_prog($prog, $ini, '--unregister');
+is($rc, 0, '--unregister exits 0') or diag($err);
+is(consumer_tick($node, $job), '', '--unregister removes the consumer');
+ok(!-e $track, '--unregister removes the tracking file');
 
 $node->stop;
 done_testing();

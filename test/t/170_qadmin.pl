@@ -340,6 +340,9 @@ stmt_fails('show batch 99999', qr/batch 99999 does not exist/, 'unknown batch');
 stmt_fails('show table nosuch', qr/table "nosuch" does not exist/, 'unknown table');
 stmt_fails('show sequence nosuch', qr/sequence "nosuch" does not exist/, 'unknown sequence');
 stmt_fails('register consumer x', qr/no queue given/, 'no queue');
+stmt_fails('register consumer x on nosuch', qr/queue "nosuch" does not exist/, 'register on an unknown queue');
+stmt_fails('register subconsumer s for x on nosuch', qr/queue "nosuch" does not exist/,
+	'register subconsumer on an unknown queue');
 stmt_fails('londiste tables', qr/queue "q1" is not a cascade node/, 'londiste on a plain queue', '-Q', 'q1');
 stmt_fails('connect node=rootnode', qr/node= needs a queue/, 'connect node= without a queue');
 stmt_fails('connect node=nosuch queue=rq', qr/node "nosuch" is not known on queue "rq"/, 'connect to an unknown node');
@@ -368,6 +371,15 @@ like($err, qr/script\.sql:3: ERROR: division by zero/, '-f: the SQL error names 
 is(sql("select count(*) from pgq.queue where queue_name = 'after_sql_error'"), '0',
 	'-f: nothing after the SQL error ran');
 
+# columns line up by screen width, not bytes, in a UTF-8 database
+$node->safe_psql('postgres',
+	"create database qa_utf8 encoding 'UTF8' template template0 lc_collate 'C' lc_ctype 'C'");
+($rc, $out, $err) = qadmin($node, 'qa_utf8', '-c',
+	"select '\xc3\xbcn\xc3\xafc\xc3\xb8d\xc3\xa9' as name, 'x' as b");
+ok($rc == 0 && $out =~ /^\xc3\xbcn\xc3\xafc\xc3\xb8d\xc3\xa9 {5}x$/m,
+	'multibyte values are padded by their width')
+  or diag("$rc\n$out\n$err");
+
 # statements on standard input work like -f
 ($rc, $out, $err) = qadmin({ stdin => "show queue q1;\n" }, $node, 'qa_c');
 ok($rc == 0 && $out =~ /^q1 /m, 'statements from standard input') or diag("$rc\n$out\n$err");
@@ -391,5 +403,33 @@ ok($rc == 1 && $err =~ /could not connect/, 'connection failure exits 1');
 ($rc, $out, $err) = qadmin(undef, undef, '-h', $node->host, '-p', $node->port, '-Q', 'q1', '-c',
 	'show queue q1', "dbname=qa_c");
 ok($rc == 0 && $out =~ /^q1 /m, 'a connection string as the argument') or diag("$rc\n$out\n$err");
+
+# doc/qadmin.md shows the --help text, and its examples (the ```qadmin
+# blocks) run as pasted, each in a session of its own, in order, in a
+# fresh database named as the document says; node locations there are
+# plain "dbname=...", so libpq takes host and port from the environment.
+my $doc = slurp_file("$FindBin::RealBin/../../doc/qadmin.md");
+my ($doc_help) = $doc =~ /`qadmin --help` prints:\n\n```text\n(.*?)```\n/s;
+($rc, $out, $err) = qadmin($node, undef, '--help');
+is($out, $doc_help // 'no --help block found', 'doc/qadmin.md shows the --help text');
+$node->safe_psql('postgres', 'create database qadmin_demo');
+{
+	local $ENV{PGHOST} = $node->host;
+	local $ENV{PGPORT} = $node->port;
+	my $examples = 0;
+	while ($doc =~ /^```qadmin\n(.*?)^```$/msg)
+	{
+		my $block = $1;
+		my $file  = "$dir/example.sql";
+		$examples++;
+		open my $fh, '>', $file or die "writing $file: $!";
+		print $fh $block;
+		close $fh;
+		($rc, $out, $err) = qadmin($node, 'qadmin_demo', '-f', $file);
+		ok($rc == 0 && $err eq '', "doc/qadmin.md example $examples runs")
+		  or diag("example:\n$block\nexit $rc\nstdout:\n$out\nstderr:\n$err");
+	}
+	ok($examples >= 10, "doc/qadmin.md has examples ($examples)");
+}
 
 done_testing();
