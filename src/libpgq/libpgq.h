@@ -296,31 +296,26 @@ extern PgqEventWriter *pgq_event_writer_new(void);
 extern void pgq_event_writer_free(PgqEventWriter *writer);
 
 /*
+ * Start writing the events of "batch": forget what is pending (after a
+ * failed batch the caller's target transaction was rolled back), and
+ * take the batch's source encoding.
+ */
+extern void pgq_event_writer_begin(PgqEventWriter *writer, PgqBatch *batch);
+
+/*
  * Queue one event for "queue".  Once the pending events take much memory
  * they are written at once, so "target" must be in the transaction that
- * pgq_event_writer_flush() will finish.  False on error.
+ * pgq_event_writer_flush() will finish.  False on error (as there).
  */
 extern bool pgq_event_writer_add(PgqEventWriter *writer, PGconn *target,
 								 const char *queue, const PgqEvent *event);
 
-/* Write every pending event into its queue.  False on error. */
+/*
+ * Write every pending event into its queue.  False on error, which is
+ * also the consumer's error (pgq_consumer_error), so that process_batch
+ * can simply return false: the log says "Job NAME crashed: ...".
+ */
 extern bool pgq_event_writer_flush(PgqEventWriter *writer, PGconn *target);
-
-/*
- * Start writing the events of "batch": forget what is pending (after a
- * failed batch the caller's target transaction was rolled back) and the
- * count, and take the batch's source encoding.
- */
-extern void pgq_event_writer_begin(PgqEventWriter *writer, PgqBatch *batch);
-
-/* Events written since pgq_event_writer_begin, in all queues */
-extern int64_t pgq_event_writer_count(const PgqEventWriter *writer);
-
-/*
- * The last error, or "".  During a batch it is also the consumer's error,
- * so process_batch can simply return false.
- */
-extern const char *pgq_event_writer_error(const PgqEventWriter *writer);
 
 /*
  * Events as dicts

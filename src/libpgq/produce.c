@@ -42,9 +42,8 @@ struct PgqEventWriter
 	int			nqueues;
 	int			maxqueues;
 	size_t		pending_bytes;	/* over all queues */
-	int64_t		written;		/* since pgq_event_writer_begin */
 	PgqConsumer *consumer;		/* of the current batch, or NULL */
-	char		error[1024];
+	char		error[1024];	/* the last error, for the consumer's */
 };
 
 static void set_error(PgqEventWriter *writer, const char *fmt,...) pg_attribute_printf(2, 3);
@@ -84,7 +83,6 @@ pgq_event_writer_begin(PgqEventWriter *writer, PgqBatch *batch)
 		writer->queues[i].pending = 0;
 	}
 	writer->pending_bytes = 0;
-	writer->written = 0;
 	writer->error[0] = '\0';
 	writer->consumer = batch->consumer;
 	if (encoding == NULL ? writer->client_encoding != NULL :
@@ -109,18 +107,6 @@ pgq_event_writer_free(PgqEventWriter *writer)
 	pg_free(writer->queues);
 	pg_free(writer->client_encoding);
 	pg_free(writer);
-}
-
-int64_t
-pgq_event_writer_count(const PgqEventWriter *writer)
-{
-	return writer->written;
-}
-
-const char *
-pgq_event_writer_error(const PgqEventWriter *writer)
-{
-	return writer->error;
 }
 
 static QueueBuffer *
@@ -385,7 +371,6 @@ pgq_event_writer_flush(PgqEventWriter *writer, PGconn *target)
 			continue;
 		if (!copy_queue(writer, target, qb))
 			return false;
-		writer->written += qb->pending;
 		qb->pending = 0;
 		qb->len = 0;
 	}

@@ -24,7 +24,7 @@
 
 typedef struct Mover
 {
-	const char *dst_queue;		/* owned by the loaded config */
+	char	   *dst_queue;		/* malloc'd: a failed reload keeps it */
 	PgqEventWriter *writer;
 } Mover;
 
@@ -77,13 +77,39 @@ configure_mover(PgqConsumer *consumer, void *arg)
 {
 	Mover	   *mover = arg;
 	const char *dst_queue = pgq_config_get(consumer, "dst_queue_name", NULL);
+	const char *queue;
+	const char *src_db;
+	const char *dst_db;
 
 	if (dst_queue == NULL || dst_queue[0] == '\0')
 	{
 		pgq_log(PGQ_LOG_ERROR, "config key dst_queue_name is missing");
 		return false;
 	}
-	mover->dst_queue = dst_queue;
+
+	/*
+	 * A queue moved into itself would grow without end.  Only the plain
+	 * case is caught: two connect strings may name one database.
+	 */
+	queue = pgq_config_get(consumer, "queue_name",
+						   pgq_config_get(consumer, "pgq_queue_name", NULL));
+	src_db = pgq_config_get(consumer, "src_db", NULL);
+	dst_db = pgq_config_get(consumer, "dst_db", NULL);
+	if (queue != NULL && src_db != NULL && dst_db != NULL &&
+		strcmp(queue, dst_queue) == 0 && strcmp(src_db, dst_db) == 0)
+	{
+		pgq_log(PGQ_LOG_ERROR,
+				"dst_queue_name \"%s\" in dst_db is the source queue itself",
+				dst_queue);
+		return false;
+	}
+	free(mover->dst_queue);
+	mover->dst_queue = strdup(dst_queue);
+	if (mover->dst_queue == NULL)
+	{
+		pgq_log(PGQ_LOG_ERROR, "out of memory");
+		return false;
+	}
 	return true;
 }
 
@@ -127,5 +153,6 @@ main(int argc, char **argv)
 	mover.writer = pgq_event_writer_new();
 	rc = pgq_program_main(&program, argc, argv);
 	pgq_event_writer_free(mover.writer);
+	free(mover.dst_queue);
 	return rc;
 }

@@ -19,6 +19,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -54,7 +55,7 @@ static const FieldName field_names[] = {
 typedef struct Splitter
 {
 	EventField	field;
-	const char *field_name;		/* owned by the loaded config */
+	char		field_name[16];	/* as configured, for messages */
 	PgqEventWriter *writer;
 } Splitter;
 
@@ -138,7 +139,8 @@ configure_splitter(PgqConsumer *consumer, void *arg)
 		if (strcasecmp(name, field_names[i].name) == 0)
 		{
 			splitter->field = field_names[i].field;
-			splitter->field_name = name;
+			snprintf(splitter->field_name, sizeof(splitter->field_name), "%s",
+					 field_names[i].name);
 			return true;
 		}
 	}

@@ -25,13 +25,12 @@ use Exporter 'import';
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use TestFiles;
 use Test::More;
-use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(mover_node create_queue produce queue_rows queue_count consumer_info
+our @EXPORT = qw(mover_node create_queue produce queue_rows queue_digest queue_count consumer_info
   new_job write_job_ini run_job start_job stop_job wait_caught_up
-  wait_log crash_after_target_commit crash_before_target_commit
-  poll_until);
+  wait_log crash_after_target_commit crash_before_target_commit);
 
 # Every job started and not yet stopped, killed at exit so that a failed
 # test leaves nothing running against a stopped server.
@@ -43,19 +42,6 @@ END
 	{
 		$h->kill_kill if $h->pumpable;
 	}
-}
-
-# Wait until $cond returns true; false after the default timeout.
-sub poll_until
-{
-	my ($cond) = @_;
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while (time < $deadline)
-	{
-		return 1 if $cond->();
-		usleep(50_000);
-	}
-	return 0;
 }
 
 # A queue that pgq.ticker(queue) ticks whenever it has a new event
@@ -133,6 +119,23 @@ select string_agg(concat_ws(' | ', extract(epoch from ev_time),
   from $pfx where $where});
 }
 
+# The md5 of queue_rows, for batches too big to compare as text
+sub queue_digest
+{
+	my ($node, $db, $queue, $where) = @_;
+	$where //= 'true';
+	my $pfx = $node->safe_psql($db,
+		"select queue_data_pfx from pgq.queue where queue_name = '$queue'");
+	return $node->safe_psql(
+		$db, qq{
+select md5(string_agg(concat_ws(' | ', extract(epoch from ev_time),
+                                quote_nullable(ev_type), quote_nullable(ev_data),
+                                quote_nullable(ev_extra1), quote_nullable(ev_extra2),
+                                quote_nullable(ev_extra3), quote_nullable(ev_extra4)),
+                      E'\\n' order by ev_id))
+  from $pfx where $where});
+}
+
 sub queue_count
 {
 	my ($node, $db, $queue, $where) = @_;
@@ -152,7 +155,8 @@ sub consumer_info
 }
 
 # A job of $program; %arg: dir, name, src => [node, db], dst => [node,
-# db], queue, and extra ini lines in ini.
+# db], queue, extra ini lines in ini_extra, and user (the role both
+# connections log in as; default: the test's superuser).
 sub new_job
 {
 	my (%arg) = @_;
@@ -172,11 +176,12 @@ sub write_job_ini
 	my ($snode, $sdb) = @{ $job->{src} };
 	my ($dnode, $ddb) = @{ $job->{dst} };
 	my $section = $job->{section} // "$job->{program}3";
+	my $user    = $job->{user} ? " user=$job->{user}" : '';
 	my $text    = <<"EOF";
 [$section]
 job_name = $job->{name}
-src_db = @{[ $snode->connstr($sdb) ]}
-dst_db = @{[ $dnode->connstr($ddb) ]}
+src_db = @{[ $snode->connstr($sdb) . $user ]}
+dst_db = @{[ $dnode->connstr($ddb) . $user ]}
 queue_name = $job->{queue}
 logfile = $job->{log}
 pidfile = $job->{pidfile}
@@ -184,9 +189,7 @@ loop_delay = 0.1
 exception_sleep = 1
 EOF
 	$text .= $job->{ini_extra} // '';
-	open(my $fh, '>', $job->{ini}) or die "could not write $job->{ini}: $!";
-	print $fh $text;
-	close $fh;
+	write_file($job->{ini}, $text);
 	return;
 }
 
@@ -254,8 +257,7 @@ sub wait_log
 	$count //= 1;
 	return poll_until(
 		sub {
-			return 0 unless -e $job->{log};
-			my @hits = grep { /$re/ } split /\n/, slurp_file($job->{log});
+			my @hits = grep { /$re/ } split /\n/, slurp($job->{log});
 			return @hits >= $count;
 		});
 }

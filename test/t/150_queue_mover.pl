@@ -15,6 +15,7 @@ use FindBin;
 use lib "$FindBin::RealBin/../perl";
 use PostgreSQL::Test::Utils;
 use QueueMoverTest;
+use TestFiles;
 use Test::More;
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
@@ -54,6 +55,20 @@ my ($rc, $out, $err) = run_job($job, $job->{ini});
 is($rc, 1, 'no dst_queue_name: exit 1');
 like(slurp_file($job->{log}) . $err, qr/dst_queue_name/, 'the error names the key');
 write_job_ini($job, "dst_queue_name = dstq\n");
+
+# Nor is one that moves the source queue into itself.
+my $loop = new_job(
+	program   => 'queue_mover',
+	dir       => $dir,
+	name      => 'loop',
+	src       => [ $node, 'postgres' ],
+	dst       => [ $node, 'postgres' ],
+	queue     => 'srcq',
+	ini_extra => "dst_queue_name = srcq\n");
+($rc, $out, $err) = run_job($loop, $loop->{ini});
+is($rc, 1, 'a queue moved into itself: exit 1');
+like(slurp_file($loop->{log}), qr/dst_queue_name "srcq" in dst_db is the source queue itself/,
+	'the error says why');
 
 ($rc, $out, $err) = run_job($job, $job->{ini}, '--register');
 is($rc, 0, '--register') or diag $err;
@@ -217,5 +232,98 @@ is(stop_job($far), 0, 'far mover: stopped');
 is(queue_rows($other, 'postgres', 'dstq'),
 	queue_rows($node, 'postgres', 'srcq', "ev_data ~ '^data (7.|8.|9.|1..):'"),
 	'far mover: no duplicate after the kill');
+
+# Without superuser rights: the source needs pgq_reader, pgq_ext needs
+# pgq_writer, and writing the target queue's event table directly needs
+# pgq_admin on the target.  Lacking it is an error like any other target
+# error: the batch waits, nothing is lost.
+$node->safe_psql('postgres',
+	'create role mover_user login in role pgq_reader, pgq_writer');
+create_queue($node, 'target', 'plainq');
+my $plain = new_job(
+	program   => 'queue_mover',
+	dir       => $dir,
+	name      => 'plain_mover',
+	user      => 'mover_user',
+	src       => [ $node, 'postgres' ],
+	dst       => [ $node, 'target' ],
+	queue     => 'srcq',
+	ini_extra => "dst_queue_name = plainq\n");
+($rc, $out, $err) = run_job($plain, $plain->{ini}, '--register');
+is($rc, 0, 'plain_mover: --register as a pgq_reader') or diag $err;
+produce($node, 'postgres', 'srcq', 121, 130);
+start_job($plain);
+ok(wait_log($plain, qr/crashed: target queue "plainq": .*permission denied/, 2),
+	'without pgq_admin on the target: permission denied, retried');
+is($node->safe_psql('target', "select pgq_ext.get_last_tick('plain_mover') is null"),
+	't', 'nothing recorded in pgq_ext');
+$node->safe_psql('postgres', 'grant pgq_admin to mover_user');
+ok(wait_caught_up($plain), 'with pgq_admin the batch goes through');
+
+# Batches larger than the writer's 8 MB buffer are written in several
+# COPYs of one transaction, with values longer than a COPY message.
+$node->safe_psql(
+	'postgres', q{
+select pgq.insert_event('srcq', 'big', repeat(md5(i::text) || E'\t\\\n', 30000))
+  from generate_series(1, 12) i;
+select pgq.ticker('srcq');
+});
+ok(wait_caught_up($plain), 'a batch of 12 MB went through');
+
+# Reload (-r): a config without dst_queue_name is refused and the old
+# target stays; a new dst_queue_name applies from the next batch.
+write_job_ini($plain, '');
+($rc, $out, $err) = run_job($plain, '-r', $plain->{ini});
+is($rc, 0, '-r signals the mover') or diag $err;
+ok(wait_log($plain, qr/ERROR config key dst_queue_name is missing/),
+	'the reloaded config without dst_queue_name is refused');
+produce($node, 'postgres', 'srcq', 131, 135);
+ok(wait_caught_up($plain), 'the mover goes on');
+is(queue_count($node, 'target', 'plainq', "ev_data ~ '^data 13[1-5]:'"),
+	5, 'into the old target queue');
+create_queue($node, 'target', 'plainq2');
+write_job_ini($plain, "dst_queue_name = plainq2\n");
+run_job($plain, '-r', $plain->{ini});
+ok(wait_log($plain, qr/INFO Config reloaded/), 'the new config is taken');
+produce($node, 'postgres', 'srcq', 136, 140);
+ok(wait_caught_up($plain), 'the mover goes on');
+is(queue_rows($node, 'target', 'plainq2'),
+	queue_rows($node, 'postgres', 'srcq', "ev_data ~ '^data 1(3[6-9]|40):'"),
+	'into the new target queue');
+is(stop_job($plain), 0, 'plain_mover stopped');
+is(queue_digest($node, 'target', 'plainq'),
+	queue_digest($node, 'postgres', 'srcq', "ev_type = 'big' or ev_data ~ '^data (12[1-9]|13[0-5]):'"),
+	'the batches arrived once, whole');
+like(slurp_file($plain->{log}), qr/INFO \{count: 12, /, 'the big batch was one batch');
+
+# A target database in another encoding: the events are sent in the
+# source's encoding and converted (produce() puts an e-acute in ev_data).
+$node->safe_psql('postgres',
+	"create database latin1 encoding 'LATIN1' locale 'C' template template0");
+$node->safe_psql('latin1', 'create extension pgq; create extension pgq_ext');
+create_queue($node, 'latin1', 'latinq');
+my $latin = new_job(
+	program   => 'queue_mover',
+	dir       => $dir,
+	name      => 'latin_mover',
+	src       => [ $node, 'postgres' ],
+	dst       => [ $node, 'latin1' ],
+	queue     => 'srcq',
+	ini_extra => "dst_queue_name = latinq\n");
+($rc, $out, $err) = run_job($latin, $latin->{ini}, '--register');
+is($rc, 0, 'latin_mover: --register') or diag $err;
+produce($node, 'postgres', 'srcq', 141, 145);
+start_job($latin);
+ok(wait_caught_up($latin), 'latin_mover caught up');
+is(stop_job($latin), 0, 'latin_mover stopped');
+{
+	local $ENV{PGCLIENTENCODING} = 'UTF8';
+	is(queue_rows($node, 'latin1', 'latinq'),
+		queue_rows($node, 'postgres', 'srcq', "ev_data ~ '^data 14[1-5]:'"),
+		'the LATIN1 target has the same text');
+	is( $node->safe_psql('latin1',
+			"select count(*) from pgq.event_template where ev_data like E'%\\u00e9 end'"),
+		5, 'converted, not stored as UTF-8 bytes');
+}
 
 done_testing();
