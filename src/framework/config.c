@@ -332,6 +332,19 @@ sky_config_load(const char *path, const char *const *service_names,
 		*tail = entry_new(o->key, o->value, 0);
 		tail = &(*tail)->next;
 	}
+
+	/* a format we do not know would be read with the wrong rules */
+	{
+		const char *format = raw_lookup(cf, "config_format");
+
+		if (format != NULL && strcmp(format, "1") != 0 && strcmp(format, "2") != 0)
+		{
+			*errmsg = psprintf("config file \"%s\": unsupported config_format \"%s\" (1 or 2 expected)",
+							   cf->path, format);
+			sky_config_free(cf);
+			return NULL;
+		}
+	}
 	return cf;
 }
 
@@ -428,7 +441,10 @@ raw_lookup(SkyConfig *cf, const char *key)
 		(cf->defaults != NULL &&
 		 (e = entry_find(cf->defaults->entries, lkey)) != NULL) ||
 		(e = entry_find(cf->builtins, lkey)) != NULL)
+	{
+		e->used = true;
 		value = e->value;
+	}
 	pg_free(lkey);
 	return value;
 }
@@ -484,7 +500,14 @@ interpolate(SkyConfig *cf, const char *key, const char *raw, int depth,
 				pg_free(name);
 				return false;
 			}
-			if (!interpolate(cf, name, refval, depth + 1, out, errmsg))
+			/*
+			 * Like configparser, descend only into values that hold
+			 * references: the depth limit counts references, not plain
+			 * values at the end of a chain.
+			 */
+			if (strchr(refval, '%') == NULL)
+				appendPQExpBufferStr(out, refval);
+			else if (!interpolate(cf, name, refval, depth + 1, out, errmsg))
 			{
 				pg_free(name);
 				return false;
@@ -520,7 +543,10 @@ section_lookup(SkyConfig *cf, SkyConfigSection *sect, const char *key)
 		(cf->defaults != NULL &&
 		 (e = entry_find(cf->defaults->entries, lkey)) != NULL) ||
 		(e = entry_find(cf->builtins, lkey)) != NULL)
+	{
+		e->used = true;
 		value = e->value;
+	}
 	pg_free(lkey);
 	return value;
 }
@@ -596,13 +622,38 @@ interpolate_ext(SkyConfig *cf, SkyConfigSection *sect, const char *key,
 			pg_free(ref);
 			return false;
 		}
-		ok = interpolate_ext(cf, target, colon ? colon + 1 : ref, refval, depth + 1, out, errmsg);
+		if (strchr(refval, '$') == NULL)
+		{
+			appendPQExpBufferStr(out, refval);
+			ok = true;
+		}
+		else
+			ok = interpolate_ext(cf, target, colon ? colon + 1 : ref, refval, depth + 1, out, errmsg);
 		pg_free(ref);
 		if (!ok)
 			return false;
 		p = close + 1;
 	}
 	return true;
+}
+
+/*
+ * Log at DEBUG the keys of the main section and of --set that nothing has
+ * looked up.  Old configs carry keys only the Python tools knew
+ * (use_skylog, ...), so they are no error; but a misspelt key shows here.
+ */
+void
+sky_config_note_unused(SkyConfig *cf, const char *progname)
+{
+	SkyConfigEntry *e;
+
+	for (e = cf->main->entries; e != NULL; e = e->next)
+		if (!e->used)
+			log_debug("config key \"%s\" (line %d) is not used by %s",
+					  e->key, e->lineno, progname);
+	for (e = cf->overrides; e != NULL; e = e->next)
+		if (!e->used)
+			log_debug("--set key \"%s\" is not used by %s", e->key, progname);
 }
 
 bool

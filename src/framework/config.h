@@ -23,6 +23,7 @@ typedef struct SkyConfigEntry
 	char	   *key;
 	char	   *value;
 	int			lineno;			/* 0 for built-ins and overrides */
+	bool		used;			/* looked up since the file was loaded */
 	struct SkyConfigEntry *next;
 } SkyConfigEntry;
 
@@ -60,5 +61,6 @@ extern double sky_config_get_float(SkyConfig *cf, const char *key, double def);
 extern bool sky_config_get_bool(SkyConfig *cf, const char *key, bool def);
 extern int64 sky_config_get_bytes(SkyConfig *cf, const char *key, int64 def);
 extern char *sky_expand_home(const char *path);
+extern void sky_config_note_unused(SkyConfig *cf, const char *progname);
 
 #endif							/* SKY_CONFIG_H */

@@ -140,6 +140,8 @@ apply_config(SkyScript *script)
 	script->pidfile = sky_config_get_file(cf, "pidfile", "");
 	script->loop_delay = sky_config_get_float(cf, "loop_delay", 1.0);
 	script->exception_sleep = sky_config_get_float(cf, "exception_sleep", 20.0);
+	/* below systemd's default TimeoutStopSec, so we exit before SIGKILL */
+	sky_signals_set_stop_timeout(sky_config_get_float(cf, "stop_timeout", 30.0));
 
 	/* Skytools' defaults: 10 MB, 3 old files */
 	sky_log_set_rotation((long) sky_config_get_bytes(cf, "log_size", 10 * 1024 * 1024),
@@ -264,6 +266,8 @@ int
 sky_script_loop(SkyScript *script, SkyWorkFunc work, SkyReloadFunc reload,
 				void *arg)
 {
+	bool		unused_noted = false;
+
 	sky_daemon_ready();
 	for (;;)
 	{
@@ -290,6 +294,7 @@ sky_script_loop(SkyScript *script, SkyWorkFunc work, SkyReloadFunc reload,
 				apply_config(script);
 				if (reload == NULL || reload(script, arg))
 					log_info("Config reloaded");
+				unused_noted = false;
 			}
 		}
 		if (sky_terminate_pending)
@@ -304,6 +309,13 @@ sky_script_loop(SkyScript *script, SkyWorkFunc work, SkyReloadFunc reload,
 		}
 
 		result = work(script, arg);
+
+		/* after one round of work, every key the program reads was read */
+		if (!unused_noted)
+		{
+			sky_config_note_unused(script->cf, script->progname);
+			unused_noted = true;
+		}
 		if (script->loop_delay <= 0)
 			return (result == SKY_WORK_FAILED) ? 1 : 0;
 		if (result == SKY_WORK_MORE)

@@ -17,6 +17,7 @@ extern volatile sig_atomic_t sky_stop_pending;
 extern volatile sig_atomic_t sky_terminate_pending;
 
 extern void sky_signals_install(void);
+extern void sky_signals_set_stop_timeout(double seconds);
 extern void sky_sleep(double seconds);
 
 #endif							/* SKY_SIGNALS_H */

@@ -650,6 +650,7 @@ pgq_consumer_connection(PgqConsumer *consumer, const char *key,
 	if (c == NULL)
 	{
 		PGconn	   *conn;
+		PGresult   *res;
 
 		/*
 		 * application_name = job name, unless the connect string names one;
@@ -672,6 +673,23 @@ pgq_consumer_connection(PgqConsumer *consumer, const char *key,
 			pg_free(connstr);
 			return NULL;
 		}
+		/*
+		 * Timestamps pass as text from one database to another (ev_time
+		 * into a target's query); only ISO output reads back the same
+		 * whatever the receiving server's DateStyle.  psycopg2 did the same
+		 * for Skytools.
+		 */
+		res = PQexec(conn, "SET DateStyle = ISO");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			pgq_set_error(consumer, "could not set DateStyle on \"%s\": %s", key,
+						  PQerrorMessage(conn));
+			PQclear(res);
+			PQfinish(conn);
+			pg_free(connstr);
+			return NULL;
+		}
+		PQclear(res);
 		log_debug("connected to \"%s\"", key);
 		c = pg_malloc0(sizeof(PgqConn));
 		c->key = pg_strdup(key);

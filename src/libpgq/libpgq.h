@@ -289,6 +289,119 @@ extern bool pgq_exec_cmd(PGconn *conn, const char *sql, int nparams,
 						 const char *const *params, PGresult **result,
 						 char **errmsg);
 
+/*
+ * Producing events
+ *
+ * A PgqEventWriter copies events into queues of the database it writes
+ * to, the way queue_mover and queue_splitter need it: each event keeps
+ * its ev_time, ev_type, ev_data and ev_extra1..4, and gets a new ev_id
+ * (and ev_txid) from the target queue.  Events are collected per queue and
+ * written with one COPY into pgq.current_event_table(queue) each, inside
+ * the caller's transaction on the target connection, which keeps the
+ * queue's invariants: pgq.current_event_table() takes the transaction's
+ * txid before it names the table, so a rotation cannot hide the rows from
+ * a batch.  Like every direct writer, the COPY is not counted against
+ * queue_per_tx_limit.
+ *
+ * The events' text is sent in the client encoding of the connection the
+ * batch was read from, so that the target converts it to its own.
+ */
+typedef struct PgqEventWriter PgqEventWriter;
+
+extern PgqEventWriter *pgq_event_writer_new(void);
+extern void pgq_event_writer_free(PgqEventWriter *writer);
+
+/*
+ * Queue one event for "queue".  Once the pending events take much memory
+ * they are written at once, so "target" must be in the transaction that
+ * pgq_event_writer_flush() will finish.  False on error.
+ */
+extern bool pgq_event_writer_add(PgqEventWriter *writer, PGconn *target,
+								 const char *queue, const PgqEvent *event);
+
+/* Write every pending event into its queue.  False on error. */
+extern bool pgq_event_writer_flush(PgqEventWriter *writer, PGconn *target);
+
+/*
+ * Start writing the events of "batch": forget what is pending (after a
+ * failed batch the caller's target transaction was rolled back) and the
+ * count, and take the batch's source encoding.
+ */
+extern void pgq_event_writer_begin(PgqEventWriter *writer, PgqBatch *batch);
+
+/* Events written since pgq_event_writer_begin, in all queues */
+extern int64_t pgq_event_writer_count(const PgqEventWriter *writer);
+
+/*
+ * The last error, or "".  During a batch it is also the consumer's error,
+ * so process_batch can simply return false.
+ */
+extern const char *pgq_event_writer_error(const PgqEventWriter *writer);
+
+/*
+ * Events as dicts
+ *
+ * What simple_consumer and simple_local_consumer do with an event, for
+ * programs of the same kind: the event becomes a dict of its urldecoded
+ * ev_data plus the pgq.* keys, and a %(key)s query template (dst_query) is
+ * run with it on an autocommit connection, retried after a lost connection
+ * when the sql_retry keys ask for it (Skytools' execute_with_retry).
+ */
+
+/* The sql_retry keys of the loaded config (section 1.3 of the tools spec) */
+typedef struct PgqSqlRetry
+{
+	bool		enabled;		/* sql_retry, default off */
+	int			max_count;		/* sql_retry_max_count: retries, 10 */
+	int			max_time;		/* sql_retry_max_time: seconds, 300 */
+	int			formula_a;		/* retry n waits a + b * (n - 1) seconds, */
+	int			formula_b;		/* at most cap: sql_retry_formula_a (1), */
+	int			formula_cap;	/* sql_retry_formula_b (5), _cap (60) */
+} PgqSqlRetry;
+
+extern void pgq_sql_retry_config(PgqConsumer *consumer, PgqSqlRetry *retry);
+
+/* Does ev_type start with I:, U: or D: (a row change from logutriga)? */
+extern bool pgq_event_is_row_change(const PgqEvent *event);
+
+/*
+ * The event as a dict: when decode_data is true the keys of its urldecoded
+ * ev_data first (a key without '=' is NULL), then pgq.tick_id, pgq.ev_id,
+ * pgq.ev_time, pgq.ev_type, pgq.ev_data and pgq.ev_extra1..4, which win
+ * over data keys of the same name.  NULL with *errmsg (free with
+ * pgq_free()) when ev_data is not urlencoded.  Free with pgq_dict_free().
+ */
+extern PgqDict *pgq_event_dict(PgqBatch *batch, const PgqEvent *event,
+							   bool decode_data, char **errmsg);
+
+/*
+ * Run tmpl with values on the autocommit connection of config key db_key.
+ * A failure to connect or a connection lost during the query is retried as
+ * retry says (not at all when retry is NULL or not enabled), each retry on
+ * a fresh connection.  Returns the result (free with PQclear()) or NULL
+ * with *errmsg (free with pgq_free()).
+ */
+extern PGresult *pgq_event_query_exec(PgqConsumer *consumer,
+									  const char *db_key,
+									  const PgqTemplate *tmpl,
+									  const PgqDict *values,
+									  const PgqSqlRetry *retry,
+									  char **errmsg);
+
+/*
+ * The whole of a simple consumer's batch: tmpl run through
+ * pgq_event_query_exec() for each event, in order.  Events that are not row
+ * changes are skipped and counted as "skipped-events" in the stats when
+ * skip_other_types is true; otherwise the query runs for them too, with
+ * only the pgq.* keys since their ev_data has no agreed format.  Returns
+ * false after logging the error (ev_data that does not decode, a failed
+ * query): the batch is then to be run again.
+ */
+extern bool pgq_batch_run_query(PgqBatch *batch, const char *db_key,
+								const PgqTemplate *tmpl,
+								bool skip_other_types,
+								const PgqSqlRetry *retry);
+
 #ifdef __cplusplus
 }
 #endif

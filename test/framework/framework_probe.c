@@ -12,13 +12,18 @@
  *
  * "get" prints one value.  "loop" logs one "work marker=..." line per
  * loop_delay using the config key "marker"; with "fail_startup" set it
- * fails after going to the background, before reporting readiness.
+ * fails after going to the background, before reporting readiness.  With
+ * "work_seconds" each unit of work takes that long whatever signals
+ * arrive, like a batch that must not be cut short, and ends with a
+ * "work done" line.
  *
  * test/framework/framework_probe.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres_fe.h"
+
+#include <time.h>
 
 #include "framework/config.h"
 #include "framework/daemon.h"
@@ -32,8 +37,20 @@ probe_work(SkyScript *script, void *arg)
 {
 	char	   *marker = sky_config_get(script->cf, "marker", "none");
 
+	double		work_seconds = sky_config_get_float(script->cf, "work_seconds", 0);
+
 	log_info("work marker=%s loop_delay=%g", marker, script->loop_delay);
 	pg_free(marker);
+	if (work_seconds > 0)
+	{
+		struct timespec left;
+
+		left.tv_sec = (time_t) work_seconds;
+		left.tv_nsec = (long) ((work_seconds - (double) left.tv_sec) * 1e9);
+		while (nanosleep(&left, &left) != 0)
+			;
+		log_info("work done");
+	}
 	return SKY_WORK_IDLE;
 }
 

@@ -19,8 +19,10 @@ use File::Spec;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+use TestFiles;
 use Test::More;
-use Time::HiRes qw(usleep);
 
 our @EXPORT = qw(
   $WALMGR walmgr write_file slurp poll_until make_segments
@@ -64,33 +66,6 @@ sub walmgr
 		stdout => $stdout,
 		stderr => $stderr,
 	};
-}
-
-sub write_file
-{
-	my ($f, $text) = @_;
-	open(my $fh, '>', $f) or die "could not write $f: $!";
-	print $fh $text;
-	close $fh;
-}
-
-sub slurp
-{
-	my ($f) = @_;
-	return -e $f ? PostgreSQL::Test::Utils::slurp_file($f) : '';
-}
-
-# Wait until $cond returns true; false after the default timeout.
-sub poll_until
-{
-	my ($cond) = @_;
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while (time < $deadline)
-	{
-		return 1 if $cond->();
-		usleep(20_000);
-	}
-	return 0;
 }
 
 # Run $code, which makes $node reload its configuration, and return what

@@ -8,10 +8,12 @@ use strict;
 use warnings;
 
 use Cwd;
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
 use IPC::Run;
 use PostgreSQL::Test::Utils;
+use TestFiles;
 use Test::More;
-use Time::HiRes qw(usleep);
 
 my $probe = "$ENV{TESTDIR}/test/framework/framework_probe";
 ok(-x $probe, 'framework_probe is built') or die "run make first";
@@ -32,33 +34,6 @@ sub get_value
 	my ($rc, $out, $err) = probe($ini, 'get', $key, @rest);
 	chomp $out;
 	return $rc == 0 ? $out : "ERROR($rc): $err";
-}
-
-# Wait until $cond returns true; false after the default timeout.
-sub poll_until
-{
-	my ($cond) = @_;
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while (time < $deadline)
-	{
-		return 1 if $cond->();
-		usleep(20_000);
-	}
-	return 0;
-}
-
-sub slurp
-{
-	my ($f) = @_;
-	return -e $f ? PostgreSQL::Test::Utils::slurp_file($f) : '';
-}
-
-sub write_file
-{
-	my ($f, $text) = @_;
-	open(my $fh, '>', $f) or die "could not write $f: $!";
-	print $fh $text;
-	close $fh;
 }
 
 #### INI parsing

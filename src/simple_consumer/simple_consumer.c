@@ -1,0 +1,135 @@
+/*-------------------------------------------------------------------------
+ *
+ * simple_consumer.c
+ *	  Run a query for each row change event of a PgQ queue.
+ *
+ * The C successor of Skytools' simple_consumer3: every event whose type is
+ * a logutriga row change (I:, U:, D:) becomes a dict of its urldecoded
+ * ev_data plus the pgq.* keys, and dst_query runs with it on an autocommit
+ * connection to dst_db.  Nothing records which events were applied: a
+ * batch that fails is fetched and run again from its first event, so the
+ * effects of the events before the failure repeat (at-least-once).
+ *
+ * Events of other types are skipped as Skytools does, but counted in the
+ * stats line; skip_other_types = 0 runs dst_query for them too.
+ *
+ * src/simple_consumer/simple_consumer.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres_fe.h"
+
+#include "libpgq.h"
+
+/* The program's own config, rebuilt at every (re)load */
+typedef struct SimpleConsumer
+{
+	PgqTemplate *dst_query;
+	bool		skip_other_types;
+} SimpleConsumer;
+
+static bool simple_configure(PgqConsumer *consumer, void *arg);
+static bool simple_process_batch(PgqBatch *batch, void *arg);
+
+static const char *const service_names[] = {
+	"simple_consumer3", "simple_consumer", NULL
+};
+
+static const char ini_template[] =
+"[simple_consumer3]\n"
+"# database holding the queue\n"
+"src_db = dbname=sourcedb\n"
+"\n"
+"# database where dst_query runs, in autocommit\n"
+"dst_db = dbname=targetdb\n"
+"\n"
+"queue_name = myqueue\n"
+"\n"
+"# run for each I:/U:/D: event; %(key)s takes a key of the urldecoded\n"
+"# ev_data or pgq.tick_id, pgq.ev_id, pgq.ev_time, pgq.ev_type,\n"
+"# pgq.ev_data, pgq.ev_extra1..4, bound as a query parameter.  Write the\n"
+"# placeholders with a doubled % because of config interpolation.\n"
+"dst_query = insert into copy_of_data (id, data) values (%%(id)s, %%(data)s)\n"
+"\n"
+"## only events of these tables (ev_extra1)\n"
+"#table_filter = public.data\n"
+"\n"
+"## a raw SQL condition on the event columns (deprecated); given with\n"
+"## table_filter, an event must pass both\n"
+"#consumer_filter = ev_extra1 = 'public.data'\n"
+"\n"
+"## 0: run dst_query for events of any type, with only the pgq.* keys\n"
+"## for those that are not row changes\n"
+"#skip_other_types = 1\n"
+"\n"
+"logfile = ~/log/%(job_name)s.log\n"
+"pidfile = ~/pid/%(job_name)s.pid\n";
+
+static SimpleConsumer simple;
+
+static const PgqProgram program = {
+	.name = "simple_consumer",
+	.service_names = service_names,
+	.description = "run a query for each row change event of a PgQ queue",
+	.ini_template = ini_template,
+	.flavour = PGQ_CONSUMER_PLAIN,
+	.src_db_key = "src_db",
+	.dst_db_key = NULL,
+	.configure = simple_configure,
+	.process_batch = simple_process_batch,
+	.arg = &simple,
+};
+
+int
+main(int argc, char **argv)
+{
+	return pgq_program_main(&program, argc, argv);
+}
+
+/*
+ * Read dst_query and the keys around it.  A config that fails here is
+ * refused as a whole, so a reload with a broken dst_query keeps the old.
+ */
+static bool
+simple_configure(PgqConsumer *consumer, void *arg)
+{
+	SimpleConsumer *self = arg;
+	const char *text;
+	PgqTemplate *tmpl;
+	char	   *errmsg = NULL;
+
+	if (pgq_config_get(consumer, "dst_db", NULL) == NULL)
+	{
+		pgq_log(PGQ_LOG_ERROR, "Config value \"dst_db\" is missing");
+		return false;
+	}
+	text = pgq_config_get(consumer, "dst_query", NULL);
+	if (text == NULL)
+	{
+		pgq_log(PGQ_LOG_ERROR, "Config value \"dst_query\" is missing");
+		return false;
+	}
+	tmpl = pgq_template_parse(text, &errmsg);
+	if (tmpl == NULL)
+	{
+		pgq_log(PGQ_LOG_ERROR, "Bad dst_query: %s", errmsg);
+		pgq_free(errmsg);
+		return false;
+	}
+
+	if (self->dst_query != NULL)
+		pgq_template_free(self->dst_query);
+	self->dst_query = tmpl;
+	self->skip_other_types = pgq_config_get_bool(consumer, "skip_other_types",
+												 true);
+	return true;
+}
+
+static bool
+simple_process_batch(PgqBatch *batch, void *arg)
+{
+	SimpleConsumer *self = arg;
+
+	return pgq_batch_run_query(batch, "dst_db", self->dst_query,
+							   self->skip_other_types, NULL);
+}
