@@ -118,12 +118,19 @@ take_batch(PgqConsumer *consumer, PgqBatch *batch, bool *found)
 	return true;
 }
 
+/* the event columns, in the order of PgqBatch.columns */
+static const char *const event_columns[] = {
+	"ev_id", "ev_txid", "ev_retry", "ev_time", "ev_type", "ev_data",
+	"ev_extra1", "ev_extra2", "ev_extra3", "ev_extra4"
+};
+
 /* Fetch the next page of events into batch->page. */
 static bool
 fetch_page(PgqBatch *batch)
 {
 	PgqConsumer *consumer = batch->consumer;
 	PGresult   *res;
+	int			i;
 	char		id[32];
 	char		size[16];
 
@@ -167,6 +174,8 @@ fetch_page(PgqBatch *batch)
 	PQclear(batch->page);
 	batch->page = res;
 	batch->page_row = 0;
+	for (i = 0; i < lengthof(event_columns); i++)
+		batch->columns[i] = PQfnumber(res, event_columns[i]);
 	return true;
 }
 
@@ -175,6 +184,7 @@ pgq_batch_next_event(PgqBatch *batch)
 {
 	PGresult   *res;
 	int			row;
+	const int  *col;
 	PgqEvent   *ev = &batch->event;
 
 	if (batch->failed)
@@ -188,17 +198,18 @@ pgq_batch_next_event(PgqBatch *batch)
 	}
 	res = batch->page;
 	row = batch->page_row++;
-	ev->id = get_int64(res, row, PQfnumber(res, "ev_id"));
-	ev->txid = get_int64(res, row, PQfnumber(res, "ev_txid"));
-	ev->retry = PQgetisnull(res, row, PQfnumber(res, "ev_retry")) ? -1 :
-		(int) get_int64(res, row, PQfnumber(res, "ev_retry"));
-	ev->time = get_text(res, row, PQfnumber(res, "ev_time"));
-	ev->type = get_text(res, row, PQfnumber(res, "ev_type"));
-	ev->data = get_text(res, row, PQfnumber(res, "ev_data"));
-	ev->extra1 = get_text(res, row, PQfnumber(res, "ev_extra1"));
-	ev->extra2 = get_text(res, row, PQfnumber(res, "ev_extra2"));
-	ev->extra3 = get_text(res, row, PQfnumber(res, "ev_extra3"));
-	ev->extra4 = get_text(res, row, PQfnumber(res, "ev_extra4"));
+	col = batch->columns;
+	ev->id = get_int64(res, row, col[0]);
+	ev->txid = get_int64(res, row, col[1]);
+	ev->retry = (col[2] < 0 || PQgetisnull(res, row, col[2])) ? -1 :
+		(int) get_int64(res, row, col[2]);
+	ev->time = get_text(res, row, col[3]);
+	ev->type = get_text(res, row, col[4]);
+	ev->data = get_text(res, row, col[5]);
+	ev->extra1 = get_text(res, row, col[6]);
+	ev->extra2 = get_text(res, row, col[7]);
+	ev->extra3 = get_text(res, row, col[8]);
+	ev->extra4 = get_text(res, row, col[9]);
 	batch->count++;
 	return ev;
 }
@@ -271,22 +282,19 @@ pgq_batch_target(PgqBatch *batch)
 void
 pgq_batch_stat(PgqBatch *batch, const char *key, int64_t add)
 {
-	PgqSetting *s;
-	PgqSetting **prev;
+	PgqStat    *s;
+	PgqStat   **prev;
 
 	for (prev = &batch->stats; (s = *prev) != NULL; prev = &s->next)
 		if (strcmp(s->key, key) == 0)
 			break;
 	if (s == NULL)
 	{
-		s = pg_malloc0(sizeof(PgqSetting));
+		s = pg_malloc0(sizeof(PgqStat));
 		s->key = pg_strdup(key);
-		s->value = pg_strdup("0");
 		*prev = s;
 	}
-	add += strtoll(s->value, NULL, 10);
-	pg_free(s->value);
-	s->value = psprintf("%lld", (long long) add);
+	s->value += add;
 }
 
 /* retries, pgq.finish_batch (or pgq_coop's) and the source commit */
@@ -348,7 +356,7 @@ static void
 batch_cleanup(PgqBatch *batch)
 {
 	PgqRetry   *r;
-	PgqSetting *s;
+	PgqStat    *s;
 
 	PQclear(batch->page);
 	PQclear(batch->info_res);
@@ -361,7 +369,6 @@ batch_cleanup(PgqBatch *batch)
 	{
 		batch->stats = s->next;
 		pg_free(s->key);
-		pg_free(s->value);
 		pg_free(s);
 	}
 }
@@ -378,7 +385,7 @@ log_stats(PgqBatch *batch, double start, bool skipped)
 	PgqConsumer *consumer = batch->consumer;
 	double		now = pgq_now();
 	PQExpBufferData buf;
-	PgqSetting *s;
+	PgqStat    *s;
 
 	initPQExpBuffer(&buf);
 	appendPQExpBuffer(&buf, "{count: %lld, duration: %.4f",
@@ -391,7 +398,7 @@ log_stats(PgqBatch *batch, double start, bool skipped)
 	if (skipped)
 		appendPQExpBufferStr(&buf, ", skipped: 1");
 	for (s = batch->stats; s != NULL; s = s->next)
-		appendPQExpBuffer(&buf, ", %s: %s", s->key, s->value);
+		appendPQExpBuffer(&buf, ", %s: %lld", s->key, (long long) s->value);
 	appendPQExpBufferChar(&buf, '}');
 	log_info("%s", buf.data);
 	termPQExpBuffer(&buf);

@@ -589,6 +589,22 @@ conn_key(PgqConsumer *consumer, PGconn *conn)
 	return "?";
 }
 
+static bool
+connstr_sets_appname(const char *connstr)
+{
+	PQconninfoOption *opts = PQconninfoParse(connstr, NULL);
+	PQconninfoOption *o;
+	bool		found = false;
+
+	if (opts == NULL)
+		return false;
+	for (o = opts; o->keyword != NULL; o++)
+		if (strcmp(o->keyword, "application_name") == 0 && o->val != NULL)
+			found = true;
+	PQconninfoFree(opts);
+	return found;
+}
+
 PGconn *
 pgq_consumer_connection(PgqConsumer *consumer, const char *key,
 						bool autocommit)
@@ -636,9 +652,15 @@ pgq_consumer_connection(PgqConsumer *consumer, const char *key,
 		PGconn	   *conn;
 		PGresult   *res;
 
+		/*
+		 * application_name = job name, unless the connect string names one;
+		 * it wins over PGAPPNAME, which a fallback would not.
+		 */
 		values[0] = connstr;
 		values[1] = consumer->job_name ? consumer->job_name : consumer->program->name;
 		values[2] = NULL;
+		if (connstr_sets_appname(connstr))
+			keywords[1] = NULL;
 		conn = PQconnectdbParams(keywords, values, true);
 		if (PQstatus(conn) != CONNECTION_OK)
 		{

@@ -112,7 +112,8 @@ typedef enum PgqLogLevel
  *	0	stopped on request (-s, SIGINT), single run done, or the asked
  *		command (--register, --ini, -r, ...) succeeded
  *	1	error: a bad or missing config, a failed command, nothing to
- *		signal, "Lost position", or stopped by SIGTERM mid-batch
+ *		signal, "Lost position", a damaged tracking file, a retry in a
+ *		tracked flavour, or stopped by SIGTERM (after the current batch)
  *	2	wrong usage (unknown switch, missing config file argument)
  */
 #define PGQ_EXIT_OK 0
@@ -185,13 +186,22 @@ extern const char *pgq_consumer_error(const PgqConsumer *consumer);
 
 /*
  * A connection from the consumer's cache, opened from the config key's
- * connect string with application_name = job name and reopened after
- * connection_lifetime or after it broke.  Valid until the next batch.
+ * connect string with application_name = job name (unless the string sets
+ * one) and reopened after connection_lifetime or after it broke.  Valid
+ * until the next batch.  Without autocommit it is inside a transaction:
+ * the source's is the batch's own (it commits with pgq.finish_batch), a
+ * SERIAL/REMOTE target's is pgq_batch_target()'s; any other is committed
+ * after process_batch succeeds, before the batch is recorded.  After an
+ * error every connection is closed.
  */
 extern PGconn *pgq_consumer_connection(PgqConsumer *consumer,
 									   const char *key, bool autocommit);
 
-/* Config values of the loaded ini (main section, [DEFAULT], --set). */
+/*
+ * Config values of the loaded ini (main section, [DEFAULT], --set) and of
+ * pgq_consumer_set().  A string stays valid until the next call for the
+ * same key.  A value that is not of the type asked for is fatal (exit 1).
+ */
 extern const char *pgq_config_get(PgqConsumer *consumer, const char *key,
 								  const char *def);
 extern int	pgq_config_get_int(PgqConsumer *consumer, const char *key, int def);
@@ -213,6 +223,12 @@ extern const PgqBatchInfo *pgq_batch_info(PgqBatch *batch);
 extern const PgqEvent *pgq_batch_next_event(PgqBatch *batch);
 extern bool pgq_batch_failed(PgqBatch *batch);
 
+/*
+ * Tag an event (or the whole batch) for pgq.event_retry / pgq.batch_retry.
+ * PLAIN and COOP only: the tracked flavours record a batch as applied
+ * before its retries commit, so a crash in between would lose the events;
+ * there the call fails the batch with an error that stops the program.
+ */
 extern void pgq_event_retry(PgqBatch *batch, const PgqEvent *event,
 							int seconds);
 extern void pgq_batch_retry(PgqBatch *batch, int seconds);

@@ -33,6 +33,14 @@ typedef struct PgqSetting
 	struct PgqSetting *next;
 } PgqSetting;
 
+/* a counter of the stats line */
+typedef struct PgqStat
+{
+	char	   *key;
+	int64_t		value;
+	struct PgqStat *next;
+} PgqStat;
+
 typedef struct PgqRetry
 {
 	int64_t		event_id;
@@ -77,6 +85,7 @@ struct PgqBatch
 	PGresult   *info_res;
 	PGresult   *page;			/* current page of events */
 	int			page_row;
+	int			columns[10];	/* ev_id .. ev_extra4 in page, see batch.c */
 	bool		cursor_open;
 	bool		fetched_all;
 	bool		failed;
@@ -85,7 +94,7 @@ struct PgqBatch
 	PgqRetry   *retries;
 	int			batch_retry;	/* seconds, or -1 */
 	PGconn	   *target;			/* SERIAL/REMOTE, in a transaction */
-	PgqSetting *stats;			/* pgq_batch_stat() counters, text values */
+	PgqStat    *stats;			/* pgq_batch_stat() counters */
 };
 
 /* consumer.c */
