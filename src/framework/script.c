@@ -105,9 +105,14 @@ sky_script_print_ini(SkyScript *script)
 		for (o = script->overrides; o != NULL; o = o->next, i++)
 		{
 			size_t		klen = strlen(o->key);
+			const char *after = k + klen;
 
-			if (k + klen <= p + len && strncmp(k, o->key, klen) == 0 &&
-				(k[klen] == ' ' || k[klen] == '=' || k[klen] == ':'))
+			/* "key = ..." or "key: ...", not a comment that starts with the word */
+			if (after > p + len || strncmp(k, o->key, klen) != 0)
+				continue;
+			while (after < p + len && *after == ' ')
+				after++;
+			if (after < p + len && (*after == '=' || *after == ':'))
 			{
 				printf("%s = %s\n", o->key, o->value);
 				used[i] = true;
@@ -289,11 +294,28 @@ sky_script_loop(SkyScript *script, SkyWorkFunc work, SkyReloadFunc reload,
 			}
 			else
 			{
-				sky_config_free(script->cf);
+				SkyConfig  *old_cf = script->cf;
+
 				script->cf = cf;
 				apply_config(script);
 				if (reload == NULL || reload(script, arg))
+				{
+					sky_config_free(old_cf);
 					log_info("Config reloaded");
+				}
+				else
+				{
+					/*
+					 * The program refused it (and said why): back to the old
+					 * one, which the program takes again to undo whatever it
+					 * had already taken from the new one.
+					 */
+					sky_config_free(cf);
+					script->cf = old_cf;
+					apply_config(script);
+					(void) reload(script, arg);
+					log_error("config reload refused, keeping the old config");
+				}
 				unused_noted = false;
 			}
 		}
@@ -322,7 +344,8 @@ sky_script_loop(SkyScript *script, SkyWorkFunc work, SkyReloadFunc reload,
 			continue;
 		if (result == SKY_WORK_FAILED)
 		{
-			log_error("Job %s crashed, retrying in %g s", script->job_name,
+			/* the work function has logged what went wrong */
+			log_info("Job %s: trying again in %g s", script->job_name,
 					  script->exception_sleep);
 			sky_sleep(script->exception_sleep);
 		}

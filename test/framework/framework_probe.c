@@ -15,7 +15,8 @@
  * fails after going to the background, before reporting readiness.  With
  * "work_seconds" each unit of work takes that long whatever signals
  * arrive, like a batch that must not be cut short, and ends with a
- * "work done" line.
+ * "work done" line.  A reload whose config sets "refuse_reload" is refused,
+ * as a program refuses a config it cannot use.
  *
  * test/framework/framework_probe.c
  *
@@ -54,6 +55,18 @@ probe_work(SkyScript *script, void *arg)
 	return SKY_WORK_IDLE;
 }
 
+/* a program that checks its keys at reload: refuse_reload = 1 is refused */
+static bool
+probe_reload(SkyScript *script, void *arg)
+{
+	if (sky_config_get_bool(script->cf, "refuse_reload", false))
+	{
+		log_error("refusing the new config: refuse_reload is set");
+		return false;
+	}
+	return true;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -67,7 +80,7 @@ main(int argc, char **argv)
 
 	script.progname = "framework_probe";
 	script.service_names = service_names;
-	script.ini_template = "[framework_probe]\njob_name = probe\n#marker = x\nloop_delay = 1\n";
+	script.ini_template = "[framework_probe]\njob_name = probe\n# marker goes into every work line\n#marker = x\nloop_delay = 1\n";
 	sky_log_init();
 	sky_log_set_fatal_exit(2);
 
@@ -126,7 +139,7 @@ main(int argc, char **argv)
 			exit(1);
 		if (sky_config_get_bool(script.cf, "fail_startup", false))
 			sky_fatal("startup failed as configured");
-		exit(sky_script_loop(&script, probe_work, NULL, NULL));
+		exit(sky_script_loop(&script, probe_work, probe_reload, NULL));
 	}
 	fprintf(stderr, "framework_probe: unknown command \"%s\"\n", cmd);
 	exit(2);

@@ -18,8 +18,9 @@ PGQ_BUILD_PACKAGES="postgresql-15 postgresql-server-dev-15 libpq-dev libssl-dev 
 # tests (strace for syscall order, fiu-run for failing fsync and write),
 # the lz4 and zstd programs that check walmgr's compressed files, tmux for
 # qadmin's interactive session, and pkg-config to build the consumer
-# library's example the way a user would.
-PGQ_TEST_PACKAGES="libipc-run-perl pgqd python3-pgq python3-londiste strace fiu-utils lz4 zstd tmux pkg-config"
+# library's example the way a user would (statically too: libpq's static
+# link names libgssapi_krb5 and libldap).
+PGQ_TEST_PACKAGES="libipc-run-perl pgqd python3-pgq python3-londiste strace fiu-utils lz4 zstd tmux pkg-config libkrb5-dev libldap-dev"
 # Debian's original server packages.  They ship extensions named like ours,
 # so they are never installed: the tests that compare with them or switch a
 # database from them to us unpack them into private trees

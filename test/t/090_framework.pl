@@ -194,6 +194,8 @@ is($rc, 0, '--ini exits 0');
 like($out, qr/^marker = from-set$/m,
 	'--ini replaces the commented sample line with the --set value');
 like($out, qr/^extra = 1$/m, '--ini adds keys the sample lacks');
+like($out, qr/^# marker goes into every work line$/m,
+	'--ini keeps a comment that only starts with the key\'s name');
 my $printed = "$dir/printed.ini";
 write_file($printed, $out);
 is(get_value($printed, 'marker'), 'from-set', 'the printed sample parses');

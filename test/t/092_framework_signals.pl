@@ -7,6 +7,7 @@
 #     after stop_timeout;
 #   - reload rebuilds the config from scratch: a key removed from the file
 #     falls back to its default, --set values stay;
+#   - a reload the program refuses leaves the old config in force;
 #   - keys nothing reads (old Python-only keys, typos) get a DEBUG note.
 
 use strict;
@@ -115,6 +116,25 @@ sub wait_work_started
 		'after reload, keys removed from the file take their defaults and --set stays');
 	$h->signal('INT');
 	is(finish_status($h), 0, 'reload case: stopped');
+}
+
+#### a reload the program refuses leaves the old config in force
+{
+	my ($h, $log, $ini) = start_probe("loop_delay = 0.05\nmarker = first\n");
+	ok(poll_until(sub { slurp($log) =~ /work marker=first/ }), 'refused reload case: running');
+	my $pidfile = $ini =~ s/\.ini$/.pid/r;
+	write_file($ini, "[framework_probe]\nlogfile = $log\npidfile = $pidfile\n"
+		  . "loop_delay = 0.05\nmarker = second\nrefuse_reload = 1\n");
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ $probe, '-r', $ini ], '<', \undef, '>', \$out, '2>', \$err);
+	ok(poll_until(sub { slurp($log) =~ /config reload refused, keeping the old config/ }),
+		'the refusal is logged');
+	my $size = length(slurp($log));
+	ok(poll_until(sub { substr(slurp($log), $size) =~ /work marker=first/ }),
+		'after the refusal the old config is still used');
+	unlike(slurp($log), qr/work marker=second/, 'the refused config was never used');
+	$h->signal('INT');
+	is(finish_status($h), 0, 'refused reload case: stopped');
 }
 
 #### keys nothing reads are noted at DEBUG, and only those

@@ -104,7 +104,7 @@ ok(wait_applied($node, 'applied_errloop', 10), 'error loop: the consumer runs');
 $node->stop;
 ok(poll_until(sub { my @c = slurp_if("$dir/errloop.log") =~ /ERROR Job errloop crashed: /g; @c >= 3 }),
 	'with the database stopped the consumer logs "crashed" again and again');
-like(slurp_if("$dir/errloop.log"), qr/ERROR Job errloop crashed, retrying in 0\.5 s/,
+like(slurp_if("$dir/errloop.log"), qr/INFO Job errloop: trying again in 0\.5 s/,
 	'... retrying after exception_sleep');
 $node->start;
 produce($node, 'ev', 11, 20);
