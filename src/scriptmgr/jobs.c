@@ -23,7 +23,7 @@
 
 #include "framework/log.h"
 #include "pqexpbuffer.h"
-#include "scriptmgr/scriptmgr.h"
+#include "scriptmgr/jobs.h"
 
 /* a view of skytools.ini with one service section as the main one */
 static SkyConfig
