@@ -21,6 +21,12 @@ extern bool sm_signal_job(const SmJob *job, int sig, pid_t *signalled);
 extern void sm_wait_for_exit(const SmJob *job, pid_t pid);
 extern void sm_exec_job(const SmJob *job) pg_attribute_noreturn();
 
+/* systemd.c */
+extern void sm_systemd_init(bool no_systemd);
+extern char *sm_job_unit(const SmJob *job);
+extern bool sm_systemctl(const char *verb, const SmJob *job, const char *unit);
+extern char *sm_unit_state(const char *unit);
+
 /* output.c */
 extern void sm_print_status(const SmJob *job);
 extern void sm_print_info(const SmJob *job);

@@ -30,10 +30,9 @@
 
 #include "framework/log.h"
 #include "scriptmgr/jobs.h"
-#include "systemd/generator.h"
+#include "systemd/unit_name.h"
 
 #define DEFAULT_INI "/etc/skytools.ini"
-#define DROPIN_NAME "50-skytools.conf"
 
 static const char *const service_names[] = {"scriptmgr", NULL};
 
@@ -58,7 +57,7 @@ write_dropin(const char *outdir, const char *unit, const SmJob *job)
 {
 	const SmService *svc = job->service;
 	char	   *dir = psprintf("%s/%s.d", outdir, unit);
-	char	   *path = psprintf("%s/%s", dir, DROPIN_NAME);
+	char	   *path = psprintf("%s/%s", dir, SKYTOOLS_DROPIN_NAME);
 	FILE	   *fp;
 	bool		ok;
 
@@ -193,21 +192,18 @@ main(int argc, char **argv)
 	for (i = 0; i < jobs.njobs; i++)
 	{
 		const SmJob *job = &jobs.jobs[i];
-		char	   *escaped;
 		char	   *unit;
 		const char *problem;
 
 		if (job->disabled)
 			continue;
-		escaped = unit_escape(job->job_name);
-		unit = psprintf("skytools@%s.service", escaped);
+		unit = job_unit_name(job->job_name);
 		problem = job_problem(job, unit);
 		if (problem != NULL)
 			log_error("skytools-generator: job \"%s\" in %s skipped: %s",
 					  job->job_name, job->config_abs, problem);
 		else if (write_dropin(outdir, unit, job))
 			add_wants_link(wantsdir, unit);
-		pg_free(escaped);
 		pg_free(unit);
 	}
 	exit(0);

@@ -16,7 +16,7 @@
 #include "postgres_fe.h"
 
 #include "pqexpbuffer.h"
-#include "systemd/generator.h"
+#include "systemd/unit_name.h"
 
 char *
 unit_escape(const char *name)
@@ -39,4 +39,15 @@ unit_escape(const char *name)
 			appendPQExpBuffer(&buf, "\\x%02x", c);
 	}
 	return buf.data;
+}
+
+/* "skytools@ESCAPED.service", the instance of the template for a job */
+char *
+job_unit_name(const char *job_name)
+{
+	char	   *escaped = unit_escape(job_name);
+	char	   *unit = psprintf("skytools@%s.service", escaped);
+
+	pg_free(escaped);
+	return unit;
 }
