@@ -117,7 +117,7 @@ is($rc, 0, 'generator exits 0 despite broken jobs');
 is($stderr, '', 'nothing on stderr when the kernel log is writable');
 
 my $odd = '\x2dodd\x20name-with.dots:colon\x25\x25percent';
-my @units = sort ('skytools@mover_a.service', "skytools\@$odd.service", 'skytools@\x2edot.service',
+my @units = sort('skytools@mover_a.service', "skytools\@$odd.service", 'skytools@\x2edot.service',
 	'skytools@twice.service', 'skytools@both.service',
 	'skytools@both_plain.service');
 my $expected = join('',
