@@ -3,7 +3,8 @@
 #   - one drop-in (User=, WorkingDirectory=) and one skytools.target.wants
 #     link per enabled job, nothing for disabled services or jobs;
 #   - job names escaped as systemd-escape does it, % doubled in values;
-#   - files matching no service, broken job configs, duplicate job names
+#   - files matching no service, broken job configs (syntax, a value that
+#     is no boolean, a broken interpolation), duplicate job names
 #     and services whose cwd is relative cost only their own job, logged to
 #     the kernel log (here a file given by SKYTOOLS_KMSG), exit 0;
 #   - no skytools.ini: exit 0 and no units; an output dir that cannot be
@@ -109,6 +110,8 @@ write_file("$dir/conf/dup2.ini", "[mover]\njob_name = twice\n");
 write_file("$dir/conf/nothing.ini", "[unknown_service]\n");
 write_file("$dir/conf/broken.ini", "[plain]\njob_name = broken\nno equals sign here\n");
 write_file("$dir/conf/rel.ini", "[relative]\n");
+write_file("$dir/conf/maybe.ini", "[plain]\ndisabled = maybe\n");
+write_file("$dir/conf/interp.ini", "[plain]\njob_name = %(no_such_key)s\n");
 write_file("$dir/conf/own.ini", "[scriptmgr]\n[plain]\n");
 write_file("$dir/conf/both.ini", "[mover]\njob_name = both\n[plain]\njob_name = both_plain\n");
 
@@ -138,9 +141,12 @@ like(slurp("$out/skytools\@twice.service.d/50-skytools.conf"),
 
 SKIP:
 {
-	skip 'systemd-escape not installed', 1
-	  unless IPC::Run::run([ 'systemd-escape', '--', '-odd name/with.dots:colon%%percent' ],
-		'>', \my $escaped, '2>', \my $err);
+	my ($escaped, $err);
+	skip 'systemd-escape cannot run here', 1
+	  unless eval {
+		IPC::Run::run([ 'systemd-escape', '--', '-odd name/with.dots:colon%%percent' ],
+			'>', \$escaped, '2>', \$err);
+	  };
 	chomp $escaped;
 	is($escaped, $odd, 'job names are escaped as systemd-escape does');
 }
@@ -149,6 +155,10 @@ like($kmsg, qr/Cannot find service for \Q$dir\E\/conf\/nothing\.ini/,
 	'a file matching no service is reported to the kernel log');
 like($kmsg, qr/broken\.ini/, 'a broken job config is reported');
 like($kmsg, qr/job name "twice".*already used/, 'a duplicate job name is reported');
+like($kmsg, qr/maybe\.ini.*value of "disabled" is not a boolean: "maybe"/,
+	'a job whose disabled is not a boolean is reported and skipped');
+like($kmsg, qr/interp\.ini.*no_such_key/,
+	'a job whose job_name does not interpolate is reported and skipped');
 like($kmsg, qr/job "rel" .* skipped: the cwd of its service is not an absolute path/,
 	'a relative cwd skips only that job');
 unlike($kmsg, qr/missing|none\.ini/, 'config_list globs matching nothing are no error');
