@@ -664,35 +664,60 @@ sky_config_has(SkyConfig *cf, const char *key)
 
 /*
  * Interpolated value of key, or a copy of def when the key is not set.
- * A missing key without a default, or a broken interpolation, is fatal:
- * there is no sensible way to go on with half a configuration.
+ * A missing key without a default, or a broken interpolation, gives NULL
+ * and *errmsg (palloc'd), for callers that can skip what they were reading.
  */
 char *
-sky_config_get(SkyConfig *cf, const char *key, const char *def)
+sky_config_try_get(SkyConfig *cf, const char *key, const char *def, char **errmsg)
 {
 	const char *raw = raw_lookup(cf, key);
 	PQExpBufferData buf;
-	char	   *errmsg = NULL;
+	char	   *why = NULL;
+	bool		ok;
 	char	   *result;
 
+	*errmsg = NULL;
 	if (raw == NULL)
 	{
 		if (def == NULL)
-			sky_fatal("config file \"%s\": required key \"%s\" is not set in section [%s]",
-					  cf->path, key, cf->main->name);
+		{
+			*errmsg = psprintf("config file \"%s\": required key \"%s\" is not set in section [%s]",
+							   cf->path, key, cf->main->name);
+			return NULL;
+		}
 		return pg_strdup(def);
 	}
 	initPQExpBuffer(&buf);
 	if (raw_lookup(cf, "config_format") != NULL &&
 		strcmp(raw_lookup(cf, "config_format"), "2") == 0)
+		ok = interpolate_ext(cf, cf->main, key, raw, 1, &buf, &why);
+	else
+		ok = interpolate(cf, key, raw, 1, &buf, &why);
+	if (!ok)
 	{
-		if (!interpolate_ext(cf, cf->main, key, raw, 1, &buf, &errmsg))
-			sky_fatal("config file \"%s\": %s", cf->path, errmsg);
+		*errmsg = psprintf("config file \"%s\": %s", cf->path, why);
+		pg_free(why);
+		termPQExpBuffer(&buf);
+		return NULL;
 	}
-	else if (!interpolate(cf, key, raw, 1, &buf, &errmsg))
-		sky_fatal("config file \"%s\": %s", cf->path, errmsg);
 	result = pg_strdup(buf.data);
 	termPQExpBuffer(&buf);
+	return result;
+}
+
+/*
+ * The same, where a missing key without a default, or a broken
+ * interpolation, is fatal: there is no sensible way to go on with half a
+ * configuration.
+ */
+char *
+sky_config_get(SkyConfig *cf, const char *key, const char *def)
+{
+	char	   *errmsg;
+	char	   *result = sky_config_try_get(cf, key, def, &errmsg);
+
+	if (result == NULL)
+		sky_fatal("%s", errmsg);
 	return result;
 }
 
@@ -793,28 +818,40 @@ sky_config_get_float(SkyConfig *cf, const char *key, double def)
 bool
 sky_config_get_bool(SkyConfig *cf, const char *key, bool def)
 {
-	static const char *const truthy[] = {"1", "yes", "true", "on", NULL};
-	static const char *const falsy[] = {"0", "no", "false", "off", NULL};
 	char	   *value;
-	int			i;
+	bool		result;
 
 	if (!sky_config_has(cf, key))
 		return def;
 	value = sky_config_get(cf, key, NULL);
+	if (!sky_parse_bool(value, &result))
+		sky_fatal("config file \"%s\": value of \"%s\" is not a boolean: \"%s\"",
+				  cf->path, key, value);
+	pg_free(value);
+	return result;
+}
+
+/* Python's configparser booleans: 1/yes/true/on, 0/no/false/off, any case */
+bool
+sky_parse_bool(const char *value, bool *result)
+{
+	static const char *const truthy[] = {"1", "yes", "true", "on", NULL};
+	static const char *const falsy[] = {"0", "no", "false", "off", NULL};
+	int			i;
+
 	for (i = 0; truthy[i] != NULL; i++)
 		if (pg_strcasecmp(value, truthy[i]) == 0)
 		{
-			pg_free(value);
+			*result = true;
 			return true;
 		}
 	for (i = 0; falsy[i] != NULL; i++)
 		if (pg_strcasecmp(value, falsy[i]) == 0)
 		{
-			pg_free(value);
-			return false;
+			*result = false;
+			return true;
 		}
-	sky_fatal("config file \"%s\": value of \"%s\" is not a boolean: \"%s\"",
-			  cf->path, key, value);
+	return false;
 }
 
 /* A size: a number with an optional unit K, M or G (B and spaces allowed). */

@@ -55,10 +55,13 @@ extern SkyConfigEntry *sky_config_add_override(SkyConfigEntry *list,
 
 extern bool sky_config_has(SkyConfig *cf, const char *key);
 extern char *sky_config_get(SkyConfig *cf, const char *key, const char *def);
+extern char *sky_config_try_get(SkyConfig *cf, const char *key, const char *def,
+								char **errmsg);
 extern char *sky_config_get_file(SkyConfig *cf, const char *key, const char *def);
 extern int	sky_config_get_int(SkyConfig *cf, const char *key, int def);
 extern double sky_config_get_float(SkyConfig *cf, const char *key, double def);
 extern bool sky_config_get_bool(SkyConfig *cf, const char *key, bool def);
+extern bool sky_parse_bool(const char *value, bool *result);
 extern int64 sky_config_get_bytes(SkyConfig *cf, const char *key, int64 def);
 extern char *sky_expand_home(const char *path);
 extern void sky_config_note_unused(SkyConfig *cf, const char *progname);

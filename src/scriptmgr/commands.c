@@ -8,6 +8,8 @@
  * failure for start, stop and reload; restart always waits until the old
  * process is gone before starting the new one (scriptmgr3 slept 2 s, and a
  * job slow to stop then refused the start); restart reports failed starts.
+ * Where systemd runs a job (systemd.c), start, stop, restart and reload
+ * are systemctl's.
  *
  * src/scriptmgr/commands.c
  *
@@ -67,7 +69,11 @@ select_jobs(SmJobs *jobs, SmTargets *targets, bool *failed)
 	return sel;
 }
 
-/* Signal each job (disabled ones skipped); pids[i] gets the pid signalled. */
+/*
+ * Signal each job (disabled ones skipped); pids[i] gets the pid signalled.
+ * A job systemd runs is stopped or reloaded by systemctl instead, which
+ * sends the same signal and, for stop, returns once the job is gone.
+ */
 static bool
 signal_jobs(SmJob **sel, int sig, pid_t *pids)
 {
@@ -76,6 +82,8 @@ signal_jobs(SmJob **sel, int sig, pid_t *pids)
 
 	for (i = 0; sel[i] != NULL; i++)
 	{
+		char	   *unit;
+
 		pids[i] = 0;
 		if (sel[i]->disabled)
 		{
@@ -83,8 +91,12 @@ signal_jobs(SmJob **sel, int sig, pid_t *pids)
 			continue;
 		}
 		log_info("%s %s", sig == SIGHUP ? "Reloading" : "Stopping", sel[i]->job_name);
-		if (!sm_signal_job(sel[i], sig, &pids[i]))
+		unit = sm_job_unit(sel[i]);
+		if (unit != NULL)
+			ok &= sm_systemctl(sig == SIGHUP ? "reload" : "stop", sel[i], unit);
+		else if (!sm_signal_job(sel[i], sig, &pids[i]))
 			ok = false;
+		pg_free(unit);
 	}
 	return ok;
 }
@@ -99,6 +111,7 @@ wait_jobs(SmJob **sel, pid_t *pids)
 			sm_wait_for_exit(sel[i], pids[i]);
 }
 
+/* Start each job, through systemctl when systemd runs it. */
 static bool
 start_jobs(SmJob **sel)
 {
@@ -106,10 +119,60 @@ start_jobs(SmJob **sel)
 	int			i;
 
 	for (i = 0; sel[i] != NULL; i++)
-		if (!sm_start_job(sel[i]))
+	{
+		char	   *unit = sm_job_unit(sel[i]);
+
+		if (unit != NULL && !sel[i]->disabled)
+		{
+			log_info("Starting %s", sel[i]->job_name);
+			ok &= sm_systemctl("start", sel[i], unit);
+		}
+		else if (!sm_start_job(sel[i]))
 			ok = false;
+		pg_free(unit);
+	}
 	if (!ok)
 		log_error("some scripts failed");
+	return ok;
+}
+
+/*
+ * Restart: systemctl restart for the jobs systemd runs; the others are
+ * stopped, waited for and started again.
+ */
+static bool
+restart_jobs(SmJob **sel, pid_t *pids)
+{
+	SmJob	  **forked;
+	bool		ok = true;
+	int			nforked = 0;
+	int			i;
+
+	for (i = 0; sel[i] != NULL; i++)
+		;
+	forked = pg_malloc0(sizeof(SmJob *) * (i + 1));
+	for (i = 0; sel[i] != NULL; i++)
+	{
+		char	   *unit = sm_job_unit(sel[i]);
+
+		if (unit == NULL)
+			forked[nforked++] = sel[i];
+		else if (sel[i]->disabled)
+			log_info("Skipping %s", sel[i]->job_name);
+		else
+		{
+			log_info("Restarting %s", sel[i]->job_name);
+			ok &= sm_systemctl("restart", sel[i], unit);
+		}
+		pg_free(unit);
+	}
+	if (nforked > 0)
+	{
+		ok &= signal_jobs(forked, SIGINT, pids);
+		wait_jobs(forked, pids);
+		ok &= start_jobs(forked);
+	}
+	pg_free(forked);
 	return ok;
 }
 
@@ -268,9 +331,7 @@ sm_run_command(SmJobs *jobs, const char *command, SmTargets *targets)
 	}
 	else if (strcmp(command, "restart") == 0)
 	{
-		failed |= !signal_jobs(sel, SIGINT, pids);
-		wait_jobs(sel, pids);
-		failed |= !start_jobs(sel);
+		failed |= !restart_jobs(sel, pids);
 	}
 	else if (strcmp(command, "reload") == 0)
 		failed |= !signal_jobs(sel, SIGHUP, pids);

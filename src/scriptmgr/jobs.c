@@ -23,7 +23,7 @@
 
 #include "framework/log.h"
 #include "pqexpbuffer.h"
-#include "scriptmgr/scriptmgr.h"
+#include "scriptmgr/jobs.h"
 
 /* a view of skytools.ini with one service section as the main one */
 static SkyConfig
@@ -190,13 +190,42 @@ job_pidfile(const char *raw, const SmService *svc)
 	return psprintf("%s/%s", svc->cwd, raw);
 }
 
+/*
+ * The job's own keys; false, with *errmsg, when one cannot be read: that
+ * costs this job only, not every job (nor, in the generator, the boot).
+ */
+static bool
+read_job_keys(SkyConfig *jcf, char **job_name, char **raw_pidfile,
+			  char **disabled, char **errmsg)
+{
+	bool		value;
+
+	*job_name = *raw_pidfile = *disabled = NULL;
+	if ((*job_name = sky_config_try_get(jcf, "job_name", NULL, errmsg)) == NULL ||
+		(*raw_pidfile = sky_config_try_get(jcf, "pidfile", "", errmsg)) == NULL)
+		return false;
+	if (!sky_config_has(jcf, "disabled"))
+		return true;
+	if ((*disabled = sky_config_try_get(jcf, "disabled", NULL, errmsg)) == NULL)
+		return false;
+	if (!sky_parse_bool(*disabled, &value))
+	{
+		*errmsg = psprintf("config file \"%s\": value of \"disabled\" is not a boolean: \"%s\"",
+						   jcf->path, *disabled);
+		return false;
+	}
+	return true;
+}
+
 static void
 add_job(SmJobs *jobs, const char *path, SmService *svc)
 {
 	const char *const names[] = {svc->name, NULL};
 	SkyConfig  *jcf;
 	char	   *errmsg;
+	char	   *job_name;
 	char	   *raw_pidfile;
+	char	   *disabled;
 	char	   *abspath;
 	SmJob	   *job;
 	SmJob	   *other;
@@ -209,6 +238,14 @@ add_job(SmJobs *jobs, const char *path, SmService *svc)
 		jobs->errors++;
 		return;
 	}
+	if (!read_job_keys(jcf, &job_name, &raw_pidfile, &disabled, &errmsg))
+	{
+		log_error("%s", errmsg);
+		pg_free(errmsg);
+		sky_config_free(jcf);
+		jobs->errors++;
+		return;
+	}
 	jobs->jobs = pg_realloc(jobs->jobs, sizeof(SmJob) * (jobs->njobs + 1));
 	job = &jobs->jobs[jobs->njobs];
 	memset(job, 0, sizeof(SmJob));
@@ -217,8 +254,7 @@ add_job(SmJobs *jobs, const char *path, SmService *svc)
 	abspath = realpath(path, NULL);
 	job->config_abs = pg_strdup(abspath ? abspath : path);
 	free(abspath);
-	job->job_name = sky_config_get(jcf, "job_name", NULL);
-	raw_pidfile = sky_config_get(jcf, "pidfile", "");
+	job->job_name = job_name;
 	job->pidfile = job_pidfile(raw_pidfile, svc);
 	pg_free(raw_pidfile);
 	if (svc->disabled)
@@ -226,13 +262,14 @@ add_job(SmJobs *jobs, const char *path, SmService *svc)
 		job->disabled = true;
 		job->disabled_repr = "True";
 	}
-	else if (sky_config_has(jcf, "disabled"))
+	else if (disabled != NULL)
 	{
-		job->disabled = sky_config_get_bool(jcf, "disabled", false);
+		sky_parse_bool(disabled, &job->disabled);
 		job->disabled_repr = job->disabled ? "True" : "False";
 	}
 	else
 		job->disabled_repr = "0";
+	pg_free(disabled);
 	sky_config_free(jcf);
 
 	other = sm_find_job(jobs, job->job_name);

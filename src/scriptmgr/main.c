@@ -60,7 +60,7 @@ usage(void)
 	printf("  -a, --all              all jobs\n");
 	printf("  -t, --type=SERVICE     all jobs of one service type\n");
 	printf("  -w, --wait             stop: wait until the jobs are gone\n");
-	printf("      --no-systemd       accepted for compatibility; jobs are always forked here\n");
+	printf("      --no-systemd       fork jobs even where systemd runs them as skytools@JOB\n");
 	printf("  -q, --quiet            log only warnings and errors\n");
 	printf("  -v, --verbose          log debug messages (twice: trace)\n");
 	printf("      --ini              print a commented sample skytools.ini\n");
@@ -96,6 +96,7 @@ main(int argc, char **argv)
 	SmTargets	targets = {0};
 	SmJobs		jobs = {0};
 	const char *command;
+	bool		no_systemd = false;
 	int			c;
 
 	script.progname = "scriptmgr";
@@ -120,7 +121,7 @@ main(int argc, char **argv)
 				targets.wait = true;
 				break;
 			case OPT_NO_SYSTEMD:
-				/* the systemd path does not exist yet */
+				no_systemd = true;
 				break;
 			case 'h':
 				usage();
@@ -156,6 +157,7 @@ main(int argc, char **argv)
 
 	if (!sky_script_load(&script, argv[optind]))
 		exit(1);
+	sm_systemd_init(no_systemd);
 	sm_load_services(script.cf, &jobs);
 	sm_discover_jobs(script.cf, &jobs);
 	c = sm_run_command(&jobs, command, &targets);

@@ -20,12 +20,15 @@
 
 /*
  * " OK       [svc] name": "OK" only while the job holds its pidfile
- * (Skytools: while the file existed, even after a crash).
+ * (Skytools: while the file existed, even after a crash).  A job that
+ * systemd runs gets its unit's state after the line, which no scriptmgr3
+ * output ever had: "  (skytools@JOB.service active)".
  */
 void
 sm_print_status(const SmJob *job)
 {
 	const char *state;
+	char	   *unit = sm_job_unit(job);
 
 	if (job->pidfile[0] == '\0')
 		state = "pidfile?";
@@ -33,8 +36,17 @@ sm_print_status(const SmJob *job)
 		state = "OK";
 	else
 		state = "STOPPED";
-	printf(" %-8s [%s] %s%s\n", state, job->service->name, job->job_name,
+	printf(" %-8s [%s] %s%s", state, job->service->name, job->job_name,
 		   job->disabled ? "  (disabled)" : "");
+	if (unit != NULL)
+	{
+		char	   *unit_state = sm_unit_state(unit);
+
+		printf("  (%s %s)", unit, unit_state);
+		pg_free(unit_state);
+		pg_free(unit);
+	}
+	printf("\n");
 }
 
 /* Python 2's repr() of a byte string */
