@@ -2,7 +2,8 @@
 # bench/queue_mover.sh - queue_mover throughput: events per second moved
 # from one queue into another, by our queue_mover and by a python3-pgq
 # SerialConsumer doing the same move (test/client/python_queue_mover.py,
-# one pgq.insert_event_raw per event), in the same run on the same data.
+# one COPY per batch with pgq.bulk_insert_events, as Skytools'
+# queue_mover3), in the same run on the same data.
 #
 # The source queue gets EVENTS events (~100 byte ev_data, ev_extra1 set) in
 # BATCHES transactions with a pgq.ticker() after each, so that every batch
@@ -184,7 +185,7 @@ rate() {
 
 echo "queue_mover benchmark: $EVENTS events in $BATCHES batches of $BATCH_EVENTS, ~100 byte ev_data"
 bench_settings_line
-echo "ours: $QUEUE_MOVER (COPY per batch); python: python3-pgq SerialConsumer, pgq.insert_event_raw per event"
+echo "ours: $QUEUE_MOVER (COPY per batch); python: python3-pgq SerialConsumer, pgq.bulk_insert_events (COPY) per batch"
 echo
 printf '%-14s %-8s %9s %11s %9s %11s\n' target mover wall_s events/s batches_s events/s
 for where in same far; do

@@ -6,9 +6,11 @@ bench/queue_mover.sh).  It reads the same ini file as queue_mover:
     python_queue_mover.py CONFIG.ini [--register | --unregister | ...]
 
 with the main section [queue_mover3] and the keys src_db, dst_db,
-queue_name and dst_queue_name.  Each event is inserted into the target
-queue with pgq.insert_event_raw, keeping ev_time, ev_type, ev_data and
-ev_extra1..4; pgq_ext tracks the last tick, as SerialConsumer does.
+queue_name and dst_queue_name.  The events of a batch go into the target
+queue the way Skytools' queue_mover3 writes them, with python3-pgq's
+pgq.bulk_insert_events (one COPY into the queue's current event table),
+keeping ev_time, ev_type, ev_data and ev_extra1..4; pgq_ext tracks the
+last tick, as SerialConsumer does.
 
 If the environment variable PGQ_TEST_KILL_AFTER_BATCH is k > 0, the
 process sends itself SIGKILL right after the target transaction of the
@@ -23,8 +25,7 @@ import sys
 
 import pgq
 
-INSERT = ("select pgq.insert_event_raw(%s, null, %s, null, null,"
-          " %s, %s, %s, %s, %s, %s)")
+FIELDS = ['time', 'type', 'data', 'extra1', 'extra2', 'extra3', 'extra4']
 
 
 class PythonQueueMover(pgq.SerialConsumer):
@@ -41,14 +42,11 @@ class PythonQueueMover(pgq.SerialConsumer):
         super().process_batch(db, batch_id, ev_list)
 
     def process_remote_batch(self, db, batch_id, ev_list, dst_db):
-        curs = dst_db.cursor()
-        moved = 0
-        for ev in ev_list:
-            curs.execute(INSERT, [self.dst_queue_name, ev.time, ev.type,
-                                  ev.data, ev.extra1, ev.extra2, ev.extra3,
-                                  ev.extra4])
-            moved += 1
-        if moved > 0:
+        rows = [[ev.time, ev.type, ev.data, ev.extra1, ev.extra2, ev.extra3,
+                 ev.extra4] for ev in ev_list]
+        if rows:
+            pgq.bulk_insert_events(dst_db.cursor(), rows, FIELDS,
+                                   self.dst_queue_name)
             # process_batch commits the target right after this returns
             self.applied_batches += 1
             self.applied_last = True

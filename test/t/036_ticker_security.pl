@@ -196,11 +196,12 @@ is( $node->safe_psql(
 	'3',
 	'no table the queue administrator cannot read was truncated');
 
-# The worker still did its legitimate work: the queue that was due rotated.
-is( $node->safe_psql(
+# The worker still did its legitimate work: the queue that was due rotated
+# (a rotation takes two maintenance rounds with the right snapshots in
+# between, so it is waited for rather than expected after a fixed count).
+ok( $node->poll_query_until(
 		'victim',
 		"select queue_cur_table <> 0 from pgq.queue where queue_name = 'q_rotate'"),
-	't',
 	'rotation of an ordinary queue went ahead');
 
 my $log = slurp_file($node->logfile);
