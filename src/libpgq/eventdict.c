@@ -44,6 +44,49 @@ pgq_sql_retry_config(PgqConsumer *consumer, PgqSqlRetry *retry)
 }
 
 bool
+pgq_event_query_configure(PgqConsumer *consumer, PgqEventQuery *query)
+{
+	const char *text;
+	PgqTemplate *tmpl;
+	char	   *errmsg = NULL;
+
+	if (pgq_config_get(consumer, "dst_db", NULL) == NULL)
+	{
+		pgq_log(PGQ_LOG_ERROR, "Config value \"dst_db\" is missing");
+		return false;
+	}
+	text = pgq_config_get(consumer, "dst_query", NULL);
+	if (text == NULL)
+	{
+		pgq_log(PGQ_LOG_ERROR, "Config value \"dst_query\" is missing");
+		return false;
+	}
+	tmpl = pgq_template_parse(text, &errmsg);
+	if (tmpl == NULL)
+	{
+		pgq_log(PGQ_LOG_ERROR, "Bad dst_query: %s", errmsg);
+		pgq_free(errmsg);
+		return false;
+	}
+
+	if (query->dst_query != NULL)
+		pgq_template_free(query->dst_query);
+	query->dst_query = tmpl;
+	query->skip_other_types = pgq_config_get_bool(consumer, "skip_other_types",
+												  true);
+	pgq_sql_retry_config(consumer, &query->sql_retry);
+	return true;
+}
+
+void
+pgq_event_query_free(PgqEventQuery *query)
+{
+	if (query->dst_query != NULL)
+		pgq_template_free(query->dst_query);
+	query->dst_query = NULL;
+}
+
+bool
 pgq_event_is_row_change(const PgqEvent *event)
 {
 	const char *type = event->type;

@@ -384,6 +384,25 @@ extern PGresult *pgq_event_query_exec(PgqConsumer *consumer,
 									  char **errmsg);
 
 /*
+ * What a simple consumer reads from its config: dst_query (required, parsed
+ * as a template), skip_other_types (default true), the sql_retry keys; and
+ * dst_db must be set.  pgq_event_query_configure() replaces query's
+ * contents only when all of it is good, so a reload with a bad dst_query
+ * keeps the old one; otherwise it logs why and returns false.  Start from a
+ * zeroed struct; free it with pgq_event_query_free().
+ */
+typedef struct PgqEventQuery
+{
+	PgqTemplate *dst_query;
+	bool		skip_other_types;
+	PgqSqlRetry sql_retry;
+} PgqEventQuery;
+
+extern bool pgq_event_query_configure(PgqConsumer *consumer,
+									  PgqEventQuery *query);
+extern void pgq_event_query_free(PgqEventQuery *query);
+
+/*
  * The whole of a simple consumer's batch: tmpl run through
  * pgq_event_query_exec() for each event, in order.  Events that are not row
  * changes are skipped and counted as "skipped-events" in the stats when

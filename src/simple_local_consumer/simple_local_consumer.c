@@ -21,14 +21,6 @@
 
 #include "libpgq.h"
 
-/* The program's own config, rebuilt at every (re)load */
-typedef struct LocalConsumer
-{
-	PgqTemplate *dst_query;
-	bool		skip_other_types;
-	PgqSqlRetry sql_retry;
-} LocalConsumer;
-
 static bool local_configure(PgqConsumer *consumer, void *arg);
 static bool local_process_batch(PgqBatch *batch, void *arg);
 
@@ -78,7 +70,8 @@ static const char ini_template[] =
 "logfile = ~/log/%(job_name)s.log\n"
 "pidfile = ~/pid/%(job_name)s.pid\n";
 
-static LocalConsumer local;
+/* the program's own config, replaced at every (re)load that is good */
+static PgqEventQuery query;
 
 static const PgqProgram program = {
 	.name = "simple_local_consumer",
@@ -90,7 +83,7 @@ static const PgqProgram program = {
 	.dst_db_key = NULL,
 	.configure = local_configure,
 	.process_batch = local_process_batch,
-	.arg = &local,
+	.arg = &query,
 };
 
 int
@@ -100,50 +93,20 @@ main(int argc, char **argv)
 }
 
 /*
- * Read dst_query and the keys around it.  A config that fails here is
- * refused as a whole, so a reload with a broken dst_query keeps the old.
+ * A config that fails here is refused as a whole, so a reload with a
+ * broken dst_query keeps the old one.
  */
 static bool
 local_configure(PgqConsumer *consumer, void *arg)
 {
-	LocalConsumer *self = arg;
-	const char *text;
-	PgqTemplate *tmpl;
-	char	   *errmsg = NULL;
-
-	if (pgq_config_get(consumer, "dst_db", NULL) == NULL)
-	{
-		pgq_log(PGQ_LOG_ERROR, "Config value \"dst_db\" is missing");
-		return false;
-	}
-	text = pgq_config_get(consumer, "dst_query", NULL);
-	if (text == NULL)
-	{
-		pgq_log(PGQ_LOG_ERROR, "Config value \"dst_query\" is missing");
-		return false;
-	}
-	tmpl = pgq_template_parse(text, &errmsg);
-	if (tmpl == NULL)
-	{
-		pgq_log(PGQ_LOG_ERROR, "Bad dst_query: %s", errmsg);
-		pgq_free(errmsg);
-		return false;
-	}
-
-	if (self->dst_query != NULL)
-		pgq_template_free(self->dst_query);
-	self->dst_query = tmpl;
-	self->skip_other_types = pgq_config_get_bool(consumer, "skip_other_types",
-												 true);
-	pgq_sql_retry_config(consumer, &self->sql_retry);
-	return true;
+	return pgq_event_query_configure(consumer, arg);
 }
 
 static bool
 local_process_batch(PgqBatch *batch, void *arg)
 {
-	LocalConsumer *self = arg;
+	PgqEventQuery *q = arg;
 
-	return pgq_batch_run_query(batch, "dst_db", self->dst_query,
-							   self->skip_other_types, &self->sql_retry);
+	return pgq_batch_run_query(batch, "dst_db", q->dst_query,
+							   q->skip_other_types, &q->sql_retry);
 }
