@@ -4,6 +4,9 @@
 # make install          install both into the server found by pg_config,
 #                       and the client programs into CLIENT_BINDIR
 #                       (default /usr/local/bin; see src/client.mk)
+#                       (refused when a Debian package owns one of the
+#                       extension's files, unless FORCE_INSTALL=1)
+# make dist             pgq-<version>.zip for PGXN (git archive of HEAD)
 # make installcheck     run pg_regress, isolation and TAP tests, each on a
 #                       private temporary cluster (no running server needed)
 #
@@ -94,6 +97,31 @@ EXTRA_CLEAN = output_iso tmp_check tmp_check_iso
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# "make install" refuses to overwrite files of an installed Debian package
+# (Debian's postgresql-15-pgq3 ships a pgq.control too): see
+# src/tools/check-not-packaged.sh; FORCE_INSTALL=1 goes ahead anyway.  A
+# staged install (DESTDIR set, as debian/rules does) overwrites nothing and
+# is not checked.  The check runs before anything is installed.
+INSTALLED_EXTENSION_FILES = \
+	$(addprefix $(datadir)/$(datamoduledir)/,$(EXTENSION).control $(notdir $(DATA) $(DATA_built))) \
+	$(pkglibdir)/$(MODULE_big)$(DLSUFFIX) \
+	$(if $(filter yes,$(with_llvm)),$(pkglibdir)/bitcode/$(MODULE_big).index.bc)
+
+.PHONY: check-not-packaged
+check-not-packaged:
+ifeq ($(DESTDIR),)
+	@$(SHELL) src/tools/check-not-packaged.sh $(INSTALLED_EXTENSION_FILES)
+endif
+installdirs installdirs-lib clients-install: check-not-packaged
+
+# The PGXN distribution: the committed tree (HEAD) as
+# <name>-<version>.zip, the version being META.json's (semver).
+DIST_VERSION = $(shell sed -n 's/^    "version": *"\(.*\)",*$$/\1/p' META.json)
+DIST_NAME = $(EXTENSION)-$(DIST_VERSION)
+.PHONY: dist
+dist:
+	git archive --format=zip --prefix=$(DIST_NAME)/ -o $(DIST_NAME).zip HEAD
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
