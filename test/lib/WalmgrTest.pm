@@ -1,21 +1,15 @@
 # Helpers shared by the walmgr TAP tests (test/t/1*_walmgr_*.pl).
 #
 # The tests run walmgr the way a user does: the one "make install" put on
-# the PATH (CLIENT_BINDIR, see src/client.mk).  "make installcheck" puts
-# PostgreSQL's bindir first on the PATH, which is on no user's PATH on
-# Debian and where earlier builds installed walmgr; that directory is
-# passed over, so a leftover copy there is never tested in place of the
-# installed one.
+# the PATH (TestFiles' installed_program).
 
 package WalmgrTest;
 
 use strict;
 use warnings;
 
-use Cwd qw(realpath);
 use Exporter 'import';
 use File::Copy;
-use File::Spec;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -29,23 +23,8 @@ our @EXPORT = qw(
   write_fake_ssh listdir log_of_reload
 );
 
-our $WALMGR = installed_walmgr();
+our $WALMGR = installed_program('walmgr');
 
-sub installed_walmgr
-{
-	my $pg_bindir = `pg_config --bindir`;
-
-	chomp $pg_bindir;
-	$pg_bindir = realpath($pg_bindir) // $pg_bindir;
-	my ($found) =
-	  grep { -f && -x }
-	  map { File::Spec->catfile($_, 'walmgr') }
-	  grep { (realpath($_) // $_) ne $pg_bindir } File::Spec->path;
-	die "walmgr is not on the PATH: run \"make install\" and put its CLIENT_BINDIR "
-	  . "(default /usr/local/bin) on the PATH\n"
-	  unless defined $found;
-	return $found;
-}
 
 # Run walmgr with the given arguments.  Returns a hash: rc (exit status,
 # -1 if killed), signal, stdout, stderr.  Options in a leading hash ref:

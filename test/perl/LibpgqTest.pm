@@ -12,12 +12,12 @@ use Exporter 'import';
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use TestFiles;
 use Test::More;
-use Time::HiRes qw(usleep);
 
 our @EXPORT = qw($probe libpgq_node write_ini start_probe run_probe
   produce wait_applied applied_stats probe_pid wait_blocked poll_until
-  slurp_if wait_tick);
+  slurp wait_tick);
 
 our $probe = "$ENV{TESTDIR}/test/libpgq/libpgq_probe";
 
@@ -116,18 +116,6 @@ select count(*) > 0 from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queu
  where q.queue_name = 'q' and t.tick_time > '$now'});
 }
 
-sub poll_until
-{
-	my ($cond) = @_;
-	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
-	while (time < $deadline)
-	{
-		return 1 if $cond->();
-		usleep(50_000);
-	}
-	return 0;
-}
-
 # Wait until the table has $count rows.
 sub wait_applied
 {
@@ -144,17 +132,11 @@ sub applied_stats
 		"select count(*) || ' ' || count(distinct ev_id) from $table");
 }
 
-sub slurp_if
-{
-	my ($f) = @_;
-	return -e $f ? slurp_file($f) : '';
-}
-
 sub probe_pid
 {
 	my ($pidfile) = @_;
 	my $pid;
-	poll_until(sub { $pid = slurp_if($pidfile); chomp $pid; $pid =~ /^\d+$/ });
+	poll_until(sub { $pid = slurp($pidfile); chomp $pid; $pid =~ /^\d+$/ });
 	return $pid;
 }
 

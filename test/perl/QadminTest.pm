@@ -6,33 +6,16 @@ package QadminTest;
 use strict;
 use warnings;
 
-use Cwd qw(realpath);
 use Exporter 'import';
-use File::Spec;
 use IPC::Run;
 use PostgreSQL::Test::Utils;
+use TestFiles;
 
 our @EXPORT = qw($QADMIN qadmin);
 
 # qadmin from the PATH (CLIENT_BINDIR), not from PostgreSQL's bindir,
 # which "make installcheck" puts first.
-our $QADMIN = installed_qadmin();
-
-sub installed_qadmin
-{
-	my $pg_bindir = `pg_config --bindir`;
-
-	chomp $pg_bindir;
-	$pg_bindir = realpath($pg_bindir) // $pg_bindir;
-	my ($found) =
-	  grep { -f && -x }
-	  map { File::Spec->catfile($_, 'qadmin') }
-	  grep { (realpath($_) // $_) ne $pg_bindir } File::Spec->path;
-	die "qadmin is not on the PATH: run \"make install\" and put its CLIENT_BINDIR "
-	  . "(default /usr/local/bin) on the PATH\n"
-	  unless defined $found;
-	return $found;
-}
+our $QADMIN = installed_program('qadmin');
 
 # Run qadmin on database $db of cluster $node with @args (and stdin text
 # $opts->{stdin} if given).  Returns (exit status, stdout, stderr).

@@ -1,17 +1,18 @@
-# Small file and waiting helpers shared by the TAP tests of the client
-# programs (test/t/09*_framework_*.pl, the walmgr tests through
-# test/lib/WalmgrTest.pm).
+# Small helpers shared by the TAP tests of the client programs: files,
+# waiting, and finding an installed program.
 
 package TestFiles;
 
 use strict;
 use warnings;
 
+use Cwd qw(realpath);
 use Exporter 'import';
+use File::Spec;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(write_file slurp poll_until);
+our @EXPORT = qw(write_file slurp poll_until installed_program);
 
 sub write_file
 {
@@ -39,6 +40,28 @@ sub poll_until
 		usleep(20_000);
 	}
 	return 0;
+}
+
+# The path of client program $name as a user finds it: the one "make
+# install" put on the PATH (CLIENT_BINDIR).  "make installcheck" puts
+# PostgreSQL's bindir first on the PATH, which is on no user's PATH on
+# Debian and where earlier builds installed programs; it is passed over,
+# so that a leftover copy there is never tested in place of the installed one.
+sub installed_program
+{
+	my ($name) = @_;
+	my $pg_bindir = `pg_config --bindir`;
+
+	chomp $pg_bindir;
+	$pg_bindir = realpath($pg_bindir) // $pg_bindir;
+	my ($found) =
+	  grep { -f && -x }
+	  map { File::Spec->catfile($_, $name) }
+	  grep { (realpath($_) // $_) ne $pg_bindir } File::Spec->path;
+	die "$name is not on the PATH: run \"make install\" and put its CLIENT_BINDIR "
+	  . "(default /usr/local/bin) on the PATH\n"
+	  unless defined $found;
+	return $found;
 }
 
 1;

@@ -46,7 +46,7 @@ sub stop_probe
 my $ini = write_ini($node, $dir, 'plain1', retry_type => 'again');
 my ($rc, $out, $err) = run_probe('plain', '--set', 'loop_delay=0', $ini);
 is($rc, 1, 'a single run of an unregistered consumer fails');
-like(slurp_if("$dir/plain1.log"), qr/ERROR Job plain1 crashed: error on connection 'src_db': ERROR:  consumer "plain1" is not registered/,
+like(slurp("$dir/plain1.log"), qr/ERROR Job plain1 crashed: error on connection 'src_db': ERROR:  consumer "plain1" is not registered/,
 	'... saying why');
 ($rc, $out, $err) = run_probe('plain', '--register', $ini);
 is($rc, 0, '--register succeeds');
@@ -63,7 +63,7 @@ my $h = start_probe('plain', $ini);
 ok(wait_applied($node, 'applied_plain1', 41), 'PLAIN applies every event, the retried one too');
 is(applied_stats($node, 'applied_plain1'), '41 41', '... each once');
 is(stop_probe($h, 'plain1'), 0, '-s stops the consumer with exit 0');
-my $log = slurp_if("$dir/plain1.log");
+my $log = slurp("$dir/plain1.log");
 like($log, qr/INFO \{count: 40, duration: [\d.]+, idle: [\d.]+, retry-events: 1, applied: 39\}|INFO \{count: \d+, duration: [\d.]+(, idle: [\d.]+)?, retry-events: 1/,
 	'the stats line counts the batch and the retry');
 like($log, qr/INFO \{count: 1, duration: [\d.]+(, idle: [\d.]+)?, applied: 1\}/,
@@ -167,7 +167,7 @@ select 1 from pgq.subscription s join pgq.consumer c on c.co_id = s.sub_consumer
 	is(applied_stats($node, "applied_$name"), ($before + $n) . ' ' . ($before + $n),
 		"$name/$point: every event exactly once");
 	# LOCAL sees the file ahead of the queue already at startup
-	like(slurp_if("$dir/$name.log"),
+	like(slurp("$dir/$name.log"),
 		qr/already applied, finishing it|Tracking out of sync: queue=\d+ local=\d+\.  Repositioning on queue/,
 		"$name/$point: the recorded batch was recognised") if $point eq 'finish';
 	return;
@@ -197,7 +197,7 @@ foreach my $flavour (qw(serial remote local))
 	}
 	else
 	{
-		like(slurp_if("$dir/$name.tick"), qr/^$tick\n?$/, 'local: the file holds the consumer\'s tick');
+		like(slurp("$dir/$name.tick"), qr/^$tick\n?$/, 'local: the file holds the consumer\'s tick');
 	}
 
 	kill_test($flavour, $name, 'apply', 31, 50);
@@ -217,7 +217,7 @@ $node->safe_psql('dst', "select pgq_ext.set_last_tick('serial1', 1)");
 produce($node, 'ev', 71, 72);
 ($rc, $out, $err) = run_probe('serial', "$dir/serial1.ini");
 is($rc, 1, 'serial: a foreign tick on the target stops the consumer with exit 1');
-like(slurp_if("$dir/serial1.log"), qr/ERROR Lost position: batch \d+\.\.\d+, dst has 1/,
+like(slurp("$dir/serial1.log"), qr/ERROR Lost position: batch \d+\.\.\d+, dst has 1/,
 	'... saying "Lost position"');
 
 ($rc, $out, $err) = run_probe('serial', '--reset', "$dir/serial1.ini");
@@ -239,23 +239,23 @@ $tick = consumer_tick('local1');
 my $file = "$dir/local1.tick";
 unlink $file;
 $h = start_probe('local', "$dir/local1.ini");
-ok(poll_until(sub { slurp_if("$dir/local1.log") =~ /Local tick missing, storing queue tick $tick/ }),
+ok(poll_until(sub { slurp("$dir/local1.log") =~ /Local tick missing, storing queue tick $tick/ }),
 	'local: a missing file gets the queue tick');
 is(stop_probe($h, 'local1'), 0, 'local: stopped');
 $tick = consumer_tick('local1');
-like(slurp_if($file), qr/^$tick\n$/, '... and the file follows the consumer');
+like(slurp($file), qr/^$tick\n$/, '... and the file follows the consumer');
 
 $earlier = $node->safe_psql('src', "select max(tick_id) from pgq.tick where tick_id < $tick");
 append_to_file("$file.x", "$earlier\n");
 rename "$file.x", $file;
 $h = start_probe('local', "$dir/local1.ini");
-ok(poll_until(sub { slurp_if("$dir/local1.log") =~ /Tracking out of sync: queue=$tick local=$earlier\.  Rewinding queue/ }),
+ok(poll_until(sub { slurp("$dir/local1.log") =~ /Tracking out of sync: queue=$tick local=$earlier\.  Rewinding queue/ }),
 	'local: a file behind the queue rewinds the queue');
 is(stop_probe($h, 'local1'), 0, 'local: stopped');
 
 ($rc, $out, $err) = run_probe('local', '--rewind', "$dir/local1.ini");
 is($rc, 0, 'local: --rewind');
-my $ftick = slurp_if($file); chomp $ftick;
+my $ftick = slurp($file); chomp $ftick;
 is(consumer_tick('local1'), $ftick, '... moved the queue to the file\'s tick');
 ($rc, $out, $err) = run_probe('local', '--reset', "$dir/local1.ini");
 is($rc, 0, 'local: --reset');
@@ -265,7 +265,7 @@ is($rc, 1, 'local: --rewind without a file fails');
 append_to_file($file, "garbage\n");
 ($rc, $out, $err) = run_probe('local', "$dir/local1.ini");
 is($rc, 1, 'local: a damaged file stops the consumer');
-like(slurp_if("$dir/local1.log"), qr/does not hold a tick id/, '... with a clear error');
+like(slurp("$dir/local1.log"), qr/does not hold a tick id/, '... with a clear error');
 unlink $file;
 ($rc, $out, $err) = run_probe('local', '--unregister', "$dir/local1.ini");
 is($rc, 0, 'local: --unregister');
@@ -277,7 +277,7 @@ run_probe('serial', '--register', $ini);
 produce($node, 'again', 1, 1);
 ($rc, $out, $err) = run_probe('serial', $ini);
 is($rc, 1, 'serial: an event retry stops the consumer');
-like(slurp_if("$dir/serial2.log"), qr/event retry is not possible/, '... and says why');
+like(slurp("$dir/serial2.log"), qr/event retry is not possible/, '... and says why');
 
 #### COOP: two subconsumers share the work
 

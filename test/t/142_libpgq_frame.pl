@@ -60,11 +60,11 @@ foreach my $case ([ 'stop1', '-s', 0 ], [ 'kill1', '-k', 1 ])
 }
 my ($rc, $out, $err) = run_probe('plain', '-s', "$dir/stop1.ini");
 is($rc, 1, '-s with nothing running exits 1');
-like(slurp_if("$dir/stop1.log"), qr/no pidfile .*process not running/, '... and says so');
+like(slurp("$dir/stop1.log"), qr/no pidfile .*process not running/, '... and says so');
 
 #### the stats line and the log levels
 
-my $log = slurp_if("$dir/stop1.log");
+my $log = slurp("$dir/stop1.log");
 my @lines = split /\n/, $log;
 is(scalar(grep { !/^$prefix/ } @lines), 0, 'every log line has the Skytools format');
 like($log, qr/^$prefix\{count: 20, duration: [\d.]+, idle: [\d.]+, applied: 20\}$/m,
@@ -102,9 +102,9 @@ my $pid = probe_pid("$dir/errloop.pid");
 produce($node, 'ev', 1, 10);
 ok(wait_applied($node, 'applied_errloop', 10), 'error loop: the consumer runs');
 $node->stop;
-ok(poll_until(sub { my @c = slurp_if("$dir/errloop.log") =~ /ERROR Job errloop crashed: /g; @c >= 3 }),
+ok(poll_until(sub { my @c = slurp("$dir/errloop.log") =~ /ERROR Job errloop crashed: /g; @c >= 3 }),
 	'with the database stopped the consumer logs "crashed" again and again');
-like(slurp_if("$dir/errloop.log"), qr/INFO Job errloop: trying again in 0\.5 s/,
+like(slurp("$dir/errloop.log"), qr/INFO Job errloop: trying again in 0\.5 s/,
 	'... retrying after exception_sleep');
 $node->start;
 produce($node, 'ev', 11, 20);

@@ -89,11 +89,11 @@ commit;
 });
 	my ($o, $e) = ('', '');
 	my $h = IPC::Run::start([ $prog, $ini ], '<', \undef, '>', \$o, '2>', \$e);
-	ok(poll_until(sub { slurp_if("$dir/$build.log") =~ /count: 4,/ }), "$build: consumes the events");
+	ok(poll_until(sub { slurp("$dir/$build.log") =~ /count: 4,/ }), "$build: consumes the events");
 	$h->signal('INT');
 	$h->finish;
 	is($h->result(0), 0, "$build: stops on SIGINT with exit 0");
-	my $log = slurp_if("$dir/$build.log");
+	my $log = slurp("$dir/$build.log");
 	like($log, qr/INFO \{count: 4, duration: [\d.]+, idle: [\d.]+, bytes: 27, fields: 5, retry-events: 1\}/,
 		"$build: the batch's stats: events, bytes, decoded fields, one retry");
 	like($log, qr/WARNING event \d+: bad ev_data, retrying later/, "$build: the bad event is reported");
