@@ -22,19 +22,13 @@
 static bool
 sync_directory(PgqConsumer *consumer, const char *path)
 {
-	char	   *dir;
-	char	   *slash;
+	char	   *dir = pg_strdup(path);	/* a name has room for "." */
 	int			fd;
 	bool		ok = true;
 
-	dir = pg_strdup(path);
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
+	get_parent_directory(dir);
+	if (dir[0] == '\0')
 		strcpy(dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
 	fd = open(dir, O_RDONLY);
 	if (fd < 0 || fsync(fd) != 0)
 	{
