@@ -83,12 +83,7 @@ SQL
 
 # Load: one transaction per future batch, each followed by a tick.
 load_started=$(bench_now_ns)
-for ((i = 0; i < BATCHES; i++)); do
-    bench_psql -c "SELECT count(pgq.insert_event('$QUEUE', 'bench', '$PAYLOAD'))
-                     FROM generate_series(1, $BATCH_EVENTS)" >/dev/null
-    tick=$(bench_psql -c "SELECT pgq.ticker('$QUEUE')")
-    [ -n "$tick" ] || bench_die "pgq.ticker('$QUEUE') made no tick after a load"
-done
+bench_load_batches "$QUEUE" "$BATCHES" "$BATCH_EVENTS" bench "$PAYLOAD"
 load_ns=$(($(bench_now_ns) - load_started))
 bench_psql -c "CHECKPOINT" >/dev/null
 data_size=$(bench_psql -c "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid)))

@@ -165,6 +165,39 @@ bench_now_ns() {
     date +%s%N
 }
 
+# bench_load_batches QUEUE BATCHES EVENTS TYPE DATA [EXTRA1]: BATCHES
+# transactions of EVENTS events each, each followed by a tick, so that every
+# future batch holds exactly one of them.  No other ticker may run.
+bench_load_batches() {
+    local queue=$1 batches=$2 events=$3 type=$4 data=$5 extra1=${6:+"'$6'"} i tick
+    for ((i = 0; i < batches; i++)); do
+        bench_psql -c "SELECT count(pgq.insert_event('$queue', '$type', '$data', ${extra1:-null}, null, null, null))
+                         FROM generate_series(1, $events)" >/dev/null
+        tick=$(bench_psql -c "SELECT pgq.ticker('$queue')")
+        [ -n "$tick" ] || bench_die "pgq.ticker('$queue') made no tick after a load"
+    done
+}
+
+# bench_drain_consumer QUEUE CONSUMER: read every open batch of CONSUMER in
+# the server.  A first read sets the hint bits of fresh event rows, so that
+# the first measured reader does not pay for them.
+bench_drain_consumer() {
+    bench_psql >/dev/null <<SQL
+DO \$\$
+DECLARE
+    batch bigint;
+BEGIN
+    LOOP
+        batch := pgq.next_batch('$1', '$2');
+        EXIT WHEN batch IS NULL;
+        PERFORM count(*) FROM pgq.get_batch_events(batch);
+        PERFORM pgq.finish_batch(batch);
+    END LOOP;
+END
+\$\$;
+SQL
+}
+
 # Average transaction latency in microseconds of each script of a pgbench
 # run made with --log --log-prefix=$1, one line per script in the order the
 # scripts were given.  The per-transaction log has microsecond resolution;

@@ -66,28 +66,10 @@ SELECT pgq.register_consumer('$QUEUE', name)
   FROM unnest(string_to_array('${readers[*]}', ' ')) AS name;
 SQL
 
-for ((i = 0; i < BATCHES; i++)); do
-    bench_psql -c "SELECT count(pgq.insert_event('$QUEUE', 'bench', '$PAYLOAD'))
-                     FROM generate_series(1, $BATCH_EVENTS)" >/dev/null
-    tick=$(bench_psql -c "SELECT pgq.ticker('$QUEUE')")
-    [ -n "$tick" ] || bench_die "pgq.ticker('$QUEUE') made no tick after a load"
-done
+bench_load_batches "$QUEUE" "$BATCHES" "$BATCH_EVENTS" bench "$PAYLOAD"
 bench_psql -c "CHECKPOINT" >/dev/null
-bench_psql >/dev/null <<SQL
-DO \$\$
-DECLARE
-    batch bigint;
-BEGIN
-    LOOP
-        batch := pgq.next_batch('$QUEUE', 'bench_warm');
-        EXIT WHEN batch IS NULL;
-        PERFORM count(*) FROM pgq.get_batch_events(batch);
-        PERFORM pgq.finish_batch(batch);
-    END LOOP;
-END
-\$\$;
-CHECKPOINT;
-SQL
+bench_drain_consumer "$QUEUE" bench_warm
+bench_psql -c "CHECKPOINT" >/dev/null
 
 # run READER CONSUMER: prints "WALL CPU", the seconds of one whole read
 # and the user + system CPU seconds the reader process spent on it

@@ -94,28 +94,8 @@ bench_psql -c "SELECT pgq.create_queue('$QUEUE')" >/dev/null
 for run in warmup $RUNS; do
     bench_psql -c "SELECT pgq.register_consumer('$QUEUE', '$run')" >/dev/null
 done
-for ((i = 0; i < BATCHES; i++)); do
-    bench_psql -c "SELECT count(pgq.insert_event('$QUEUE', 'I:id', '$PAYLOAD', 'public.orders', null, null, null))
-                     FROM generate_series(1, $BATCH_EVENTS)" >/dev/null
-    tick=$(bench_psql -c "SELECT pgq.ticker('$QUEUE')")
-    [ -n "$tick" ] || bench_die "pgq.ticker('$QUEUE') made no tick after a load"
-done
-# A first read sets the hint bits of the fresh rows, so that the first
-# measured mover does not pay for them.
-bench_psql >/dev/null <<SQL
-DO \$\$
-DECLARE
-    batch bigint;
-BEGIN
-    LOOP
-        batch := pgq.next_batch('$QUEUE', 'warmup');
-        EXIT WHEN batch IS NULL;
-        PERFORM count(*) FROM pgq.get_batch_events(batch);
-        PERFORM pgq.finish_batch(batch);
-    END LOOP;
-END
-\$\$;
-SQL
+bench_load_batches "$QUEUE" "$BATCHES" "$BATCH_EVENTS" I:id "$PAYLOAD" public.orders
+bench_drain_consumer "$QUEUE" warmup
 bench_psql -c "CHECKPOINT" >/dev/null
 last_tick=$(bench_psql -c "SELECT max(tick_id) FROM pgq.tick t JOIN pgq.queue q ON q.queue_id = t.tick_queue
                             WHERE q.queue_name = '$QUEUE'")
