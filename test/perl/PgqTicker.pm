@@ -15,12 +15,35 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
 our @EXPORT = qw(preloaded_node setup_consumer produce drain_until
-  exactly_once worker_pids log_offset log_since pgq_log_problems);
+  exactly_once worker_pids log_offset log_since pgq_log_problems
+  poll_query_after_crash);
+
+# poll_query_until for a server that may be restarting after a crash:
+# poll_query_until hands its query to psql on stdin, and a psql refused
+# during the restart exits before reading it, which fails the write with
+# EPIPE and ends the test script.  Here the query goes on the command line.
+sub poll_query_after_crash
+{
+	my ($node, $db, $query) = @_;
+	my $deadline = time + $PostgreSQL::Test::Utils::timeout_default;
+	while (time < $deadline)
+	{
+		my ($out, $err) = ('', '');
+		IPC::Run::run(
+			[ 'psql', '-XAtq', '-d', $node->connstr($db), '-c', $query ],
+			'<', \undef, '>', \$out, '2>', \$err);
+		chomp $out;
+		return 1 if $? == 0 && $out eq 't';
+		select(undef, undef, undef, 0.1);
+	}
+	return 0;
+}
 
 # Start a node with pgq preloaded; extra postgresql.conf lines may be given.
 sub preloaded_node

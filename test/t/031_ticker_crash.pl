@@ -47,8 +47,8 @@ sub crash_and_recover
 	my $old_workers = worker_pids($node, 'db');
 	$crash->();
 
-	ok( $node->poll_query_until(
-			'postgres', qq{
+	ok( poll_query_after_crash(
+			$node, 'postgres', qq{
 select count(*) = 1 from pg_stat_activity
  where backend_type = 'pgq ticker' and datname = 'db'
    and pid::text <> all (string_to_array('$old_workers', ' '))}),
