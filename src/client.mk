@@ -15,7 +15,11 @@
 #
 # A program on the consumer library sets USE_LIBPGQ = 1 before the include:
 # it then links ../libpgq/libpgq.a (built first by the top-level Makefile)
-# and finds <libpgq.h>.  COMPAT_LINKS names the Skytools 3 names installed
+# and finds <libpgq.h>.  A program that needs more than the public API
+# (londiste3 drives batches itself) sets USE_LIBPGQ_INTERNAL = 1 instead:
+# it links libpgq_internal.a, the same objects with every symbol visible,
+# including the framework's, so that it has one copy of each.
+# COMPAT_LINKS names the Skytools 3 names installed
 # as symbolic links to the program (queue_mover3 -> queue_mover).
 
 CLIENT_PREFIX ?= /usr/local
@@ -28,6 +32,10 @@ PG_CPPFLAGS += -I.. -I$(libpq_srcdir) -DPGQ_VERSION='"$(PGQ_VERSION)"'
 ifdef USE_LIBPGQ
 PG_CPPFLAGS += -I../libpgq
 PG_LIBS_INTERNAL += ../libpgq/libpgq.a
+endif
+ifdef USE_LIBPGQ_INTERNAL
+PG_CPPFLAGS += -I../libpgq
+PG_LIBS_INTERNAL += ../libpgq/libpgq_internal.a
 endif
 PG_CFLAGS += -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 PG_LIBS_INTERNAL += $(libpq_pgport)
