@@ -1,5 +1,7 @@
-# Helpers for the TAP tests that drive Debian's londiste (python3-londiste)
-# against a server (test/t/07x_londiste_*.pl).
+# Helpers for the TAP tests that drive londiste against a server: Debian's
+# python3-londiste (test/t/07x_londiste_*.pl) and our londiste3
+# (test/t/2xx_londiste3_*.pl).  A member runs Python's londiste unless it
+# is made with program => 'londiste3'; one cascade may mix both.
 #
 # A "member" is one londiste node: a database on a cluster plus the ini
 # file, pidfile and log of its londiste job.  Every job of a test shares one
@@ -21,6 +23,7 @@ use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(usleep);
+use TestFiles ();
 
 our @EXPORT = qw(londiste_member londiste_run londiste_ok tune_queue
   start_worker stop_worker kill_worker worker_pid start_pgqd stop_pgqd
@@ -61,6 +64,7 @@ sub londiste_member
 		ini     => "$dir/$name.ini",
 		pidfile => "$dir/$name.pid",
 		log     => "$dir/$name.log",
+		program => $arg{program} // 'python',
 	};
 	$m->{connstr} = $arg{node}->connstr($arg{db});
 
@@ -84,6 +88,17 @@ EOF
 	return $m;
 }
 
+# The executable a member runs: ours is found on the PATH, where "make
+# install" put it.
+sub londiste_program
+{
+	my ($m) = @_;
+	return $LONDISTE if $m->{program} eq 'python';
+	die "unknown londiste program $m->{program}"
+	  unless $m->{program} eq 'londiste3';
+	return TestFiles::installed_program('londiste3');
+}
+
 # Run "londiste <ini> @args" in the members' directory.  Returns the exit
 # code, stdout and stderr (the log lines).
 sub londiste_run
@@ -91,7 +106,7 @@ sub londiste_run
 	my ($m, @args) = @_;
 	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start(
-		[ $LONDISTE, $m->{ini}, @args ],
+		[ londiste_program($m), $m->{ini}, @args ],
 		'<', \undef, '>', \$out, '2>', \$err,
 		init => sub { chdir $m->{dir} or die "chdir: $!" },
 		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
