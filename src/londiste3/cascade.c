@@ -267,6 +267,58 @@ ld_cascade_close(LdCascade *c, const char *node)
 }
 
 /*
+ * ld_exec_cmd() on a node's connection, each ret_note logged with the
+ * node's name in front ("[node] note"), as python3-pgq's node_cmd does.
+ */
+static bool
+exec_cmd_prefixed(PGconn *conn, const char *node, const char *sql,
+				  int nparams, const char *const *params, PGresult **result)
+{
+	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	int			code_col = PQfnumber(res, "ret_code");
+	int			note_col = PQfnumber(res, "ret_note");
+	bool		ok = true;
+	int			row;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		sky_log(SKY_LOG_ERROR, "[%s] %s   Query: %s", node,
+				PQerrorMessage(conn), sql);
+		PQclear(res);
+		return false;
+	}
+	if (code_col < 0 || note_col < 0)
+	{
+		sky_log(SKY_LOG_ERROR, "[%s] the command's result has no ret_code and ret_note columns: %s",
+				node, sql);
+		PQclear(res);
+		return false;
+	}
+	for (row = 0; row < PQntuples(res); row++)
+	{
+		int			code = atoi(PQgetvalue(res, row, code_col));
+		const char *note = PQgetvalue(res, row, note_col);
+
+		if (code < 200)
+			sky_log(SKY_LOG_DEBUG, "[%s] %d %s", node, code, note);
+		else if (code < 300)
+			sky_log(SKY_LOG_INFO, "[%s] %s", node, note);
+		else if (code < 400)
+			sky_log(SKY_LOG_WARNING, "[%s] %s", node, note);
+		else
+		{
+			sky_log(SKY_LOG_ERROR, "[%s] %d %s", node, code, note);
+			ok = false;
+		}
+	}
+	if (result != NULL && ok)
+		*result = res;
+	else
+		PQclear(res);
+	return ok;
+}
+
+/*
  * An admin call on a node.  On a dead node nothing is run: a warning
  * says so and the result is true with no rows (*result NULL).
  */
@@ -292,12 +344,7 @@ ld_cascade_cmd(LdCascade *c, const char *node, const char *sql,
 	conn = ld_cascade_conn(c, node);
 	if (conn == NULL)
 		return false;
-	if (!ld_exec_cmd(conn, sql, nparams, params, result))
-	{
-		sky_log(SKY_LOG_ERROR, "the command failed on node %s", node);
-		return false;
-	}
-	return true;
+	return exec_cmd_prefixed(conn, node, sql, nparams, params, result);
 }
 
 /*

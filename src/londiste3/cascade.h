@@ -119,4 +119,7 @@ extern bool ld_cascade_change_provider(LdCascade *c, const char *node,
 									   const char *new_provider);
 extern bool ld_sleep(double seconds);
 
+/* resurrect.c: the resurrect command (in takeover.c's table) */
+extern int	ld_cmd_resurrect(Londiste *ld);
+
 #endif							/* LD_CASCADE_H */

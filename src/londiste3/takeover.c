@@ -668,6 +668,7 @@ const LondisteCommand ld_takeover_commands[] = {
 	{"change-provider", 0, "", LD_PIDFILE_ADMIN, cmd_change_provider},
 	{"takeover", 1, "old_node_name", LD_PIDFILE_ADMIN, cmd_takeover},
 	{"drop-node", 1, "node_name", LD_PIDFILE_ADMIN, cmd_drop_node},
+	{"resurrect", 0, "", LD_PIDFILE_ADMIN, ld_cmd_resurrect},
 	{"rename-node", 2, "old_name new_name", LD_PIDFILE_ADMIN, cmd_rename_node},
 	{NULL}
 };
