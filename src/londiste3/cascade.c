@@ -17,6 +17,7 @@
 #include "framework/pqutil.h"
 #include "framework/signals.h"
 #include "londiste3/cascade.h"
+#include "pqexpbuffer.h"
 
 static char *
 value_or_null(PGresult *res, int row, const char *column)
@@ -266,6 +267,52 @@ ld_cascade_close(LdCascade *c, const char *node)
 		}
 }
 
+/* sql with its $n parameters shown as literals, for messages */
+static char *
+quote_statement(const char *sql, int nparams, const char *const *params)
+{
+	PQExpBufferData buf;
+	const char *p;
+	char	   *result;
+
+	initPQExpBuffer(&buf);
+	for (p = sql; *p; p++)
+	{
+		int			n = 0;
+		const char *d = p + 1;
+
+		if (*p == '$' && *d >= '1' && *d <= '9')
+		{
+			while (*d >= '0' && *d <= '9')
+				n = n * 10 + (*d++ - '0');
+			if (n <= nparams)
+			{
+				const char *v = params[n - 1];
+
+				if (v == NULL)
+					appendPQExpBufferStr(&buf, "NULL");
+				else
+				{
+					appendPQExpBufferChar(&buf, '\'');
+					for (; *v; v++)
+					{
+						if (*v == '\'')
+							appendPQExpBufferChar(&buf, '\'');
+						appendPQExpBufferChar(&buf, *v);
+					}
+					appendPQExpBufferChar(&buf, '\'');
+				}
+				p = d - 1;
+				continue;
+			}
+		}
+		appendPQExpBufferChar(&buf, *p);
+	}
+	result = pg_strdup(buf.data);
+	termPQExpBuffer(&buf);
+	return result;
+}
+
 /*
  * ld_exec_cmd() on a node's connection, each ret_note logged with the
  * node's name in front ("[node] note"), as python3-pgq's node_cmd does.
@@ -338,7 +385,10 @@ ld_cascade_cmd(LdCascade *c, const char *node, const char *sql,
 	if (strcmp(node, c->local->name) != 0 && !ld_cascade_alive(c, node) &&
 		ld_cascade_member(c, node) != NULL)
 	{
-		sky_log(SKY_LOG_WARNING, "ignoring cmd for dead node '%s': %s", node, sql);
+		char	   *shown = quote_statement(sql, nparams, params);
+
+		sky_log(SKY_LOG_WARNING, "ignoring cmd for dead node '%s': %s", node, shown);
+		pg_free(shown);
 		return true;
 	}
 	conn = ld_cascade_conn(c, node);
