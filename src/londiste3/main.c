@@ -409,8 +409,9 @@ load_keys(Londiste *ld)
 		sky_log(SKY_LOG_ERROR, "config key db is missing");
 		return false;
 	}
-	ld->queue_name = sky_config_get(cf, "queue_name",
-									sky_config_get(cf, "pgq_queue_name", NULL));
+	ld->queue_name = sky_config_has(cf, "pgq_queue_name") ?
+		sky_config_get(cf, "pgq_queue_name", NULL) :
+		sky_config_get(cf, "queue_name", NULL);
 	if (ld->queue_name == NULL)
 	{
 		sky_log(SKY_LOG_ERROR, "config key queue_name is missing");
@@ -419,7 +420,7 @@ load_keys(Londiste *ld)
 	ld->consumer_name = sky_config_get(cf, "consumer_name",
 									   sky_config_get(cf, "pgq_consumer_id",
 													  ld->script.job_name));
-	ld->remote_extra_connstr = sky_config_get(cf, "remote_extra_connstr", NULL);
+	ld->remote_extra_connstr = sky_config_get(cf, "remote_extra_connstr", "");
 	return true;
 }
 
