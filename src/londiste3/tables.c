@@ -20,6 +20,7 @@
 
 #include "framework/log.h"
 #include "framework/pqutil.h"
+#include "framework/signals.h"
 #include "londiste3/copy.h"
 #include "londiste3/exec_attrs.h"
 #include "londiste3/handler.h"
@@ -156,6 +157,7 @@ handler_string(Londiste *ld)
 		char	   *value = pg_strdup(eq ? eq + 1 : "");
 		char	   *k = key;
 		char	   *v = value;
+		const char *seen;
 		size_t		len;
 
 		while (*k == ' ' || *k == '\t')
@@ -166,7 +168,7 @@ handler_string(Londiste *ld)
 			v++;
 		for (len = strlen(v); len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'); len--)
 			v[len - 1] = '\0';
-		if (pgq_dict_get(args, k, NULL))
+		if (pgq_dict_get(args, k, &seen))
 		{
 			sky_log(SKY_LOG_ERROR, "multiple handler arguments: %s", k);
 			pg_free(key);
@@ -411,31 +413,6 @@ done:
 	return result;
 }
 
-/* is the table's handler one that keeps the data (may it be copied from)? */
-static bool
-handler_allows_copy(Londiste *ld, const char *table_attrs)
-{
-	PgqDict    *attrs;
-	const char *spec = NULL;
-	LdHandler  *h;
-	bool		allows;
-
-	if (table_attrs == NULL || table_attrs[0] == '\0')
-		return true;
-	attrs = pgq_urldecode(table_attrs);
-	if (attrs == NULL)
-		return false;
-	if (!pgq_dict_get(attrs, "handler", &spec) || spec == NULL)
-		pgq_dict_get(attrs, "handlers", &spec);
-	h = ld_handler_new(ld, spec ? spec : "", "unused.string", NULL);
-	pgq_dict_free(attrs);
-	if (h == NULL)
-		return false;
-	allows = ld_handler_needs_table(h);
-	ld_handler_free(h);
-	return allows;
-}
-
 /*
  * --find-copy-node: walk up from the provider to the first node that has
  * every table local with a handler that keeps the data.  Its connection,
@@ -449,7 +426,7 @@ find_copy_source(Londiste *ld, const LdNodeInfo *info, const LdStringList *table
 	for (;;)
 	{
 		const char *params[1] = {ld->queue_name};
-		PGconn	   *conn = ld_connect(ld, location, false);
+		PGconn	   *conn = ld_connect(ld, location, true);
 		PGresult   *ninfo;
 		PGresult   *res;
 		int			found = 0;
@@ -483,7 +460,7 @@ find_copy_source(Londiste *ld, const LdNodeInfo *info, const LdStringList *table
 		for (i = 0; i < PQntuples(res); i++)
 			if (ld_list_contains(tables, PQgetvalue(res, i, 0)) &&
 				PQgetvalue(res, i, 1)[0] == 't' &&
-				handler_allows_copy(ld, PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2)))
+				ld_handler_keeps_data(ld, PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2)))
 				found++;
 		PQclear(res);
 		if (found == tables->n)
@@ -528,7 +505,7 @@ cmd_add_table(Londiste *ld)
 	root = ld_is_root(&info);
 	if (!root)
 	{
-		if ((src = ld_connect(ld, location, ld->opt.copy_node != NULL)) == NULL ||
+		if ((src = ld_connect(ld, location, true)) == NULL ||
 			!fetch_set_tables(src, ld->queue_name, &src_tables))
 			goto done;
 	}
@@ -748,23 +725,34 @@ static int
 cmd_resync(Londiste *ld)
 {
 	PGconn	   *conn = ld_local(ld);
+	LdNodeInfo	info;
 	LdStringList tables;
 	int			i;
 
+	if (!ld_load_node_info(ld, &info))
+		return LD_EXIT_ERROR;
+	if (ld_is_root(&info))
+	{
+		/*
+		 * python3-londiste sets the root's table to state NULL, which no
+		 * root worker ever copies back to "ok": the subscribers then wait
+		 * for it for good.
+		 */
+		sky_log(SKY_LOG_ERROR, "resync on the root node: the root is where the tables are copied from");
+		return LD_EXIT_ERROR;
+	}
 	if (!ld_expand_args(ld, conn, 'r', true, false, &tables))
 		return LD_EXIT_ERROR;
 	if (!ld->opt.find_copy_node)
 	{
-		LdNodeInfo	info;
 		char	   *location;
 		PGconn	   *src;
 		SetTables	src_tables;
 		int			problems = 0;
 
-		if (!ld_load_node_info(ld, &info) ||
-			!ld_source_location(ld, &info, &location))
+		if (!ld_source_location(ld, &info, &location))
 			return LD_EXIT_ERROR;
-		src = ld_connect(ld, location, ld->opt.copy_node != NULL || !ld_is_root(&info));
+		src = ld_connect(ld, location, true);
 		if (src == NULL)
 			return LD_EXIT_ERROR;
 		if (!fetch_set_tables(src, ld->queue_name, &src_tables))
@@ -1008,7 +996,14 @@ ld_wait_for_sync(Londiste *ld, PGconn *conn)
 		PQclear(res);
 		if (copying == 0)
 			break;
-		pg_usleep(2000000L);
+		sky_sleep(2.0);
+		if (sky_stop_pending || sky_terminate_pending)
+		{
+			sky_log(SKY_LOG_ERROR, "stopped while %d table(s) are still copying", copying);
+			ld_string_list_free(&pending);
+			ld_string_list_free(&finished);
+			return false;
+		}
 	}
 	sky_log(SKY_LOG_INFO, "All done");
 	ld_string_list_free(&pending);
@@ -1079,5 +1074,7 @@ const LondisteCommand ld_table_commands[] = {
 	{"missing", 0, "", LD_PIDFILE_NONE, cmd_missing},
 	{"wait-sync", 0, "", LD_PIDFILE_NONE, cmd_wait_sync},
 	{"show-handlers", -1, "HANDLER...", LD_PIDFILE_NONE, cmd_show_handlers},
+	{"check", 0, "", LD_PIDFILE_ADMIN, ld_cmd_check},
+	{"fkeys", 0, "", LD_PIDFILE_ADMIN, ld_cmd_fkeys},
 	{NULL}
 };

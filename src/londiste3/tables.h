@@ -48,6 +48,12 @@ extern bool ld_expand_args(Londiste *ld, PGconn *conn, char kind,
 						   bool existing, bool allow_unknown,
 						   LdStringList *result);
 
+/*
+ * Does the handler of these table_attrs keep the table's data (so that
+ * the table may be copied from that node)?  False for an unknown handler.
+ */
+extern bool ld_handler_keeps_data(Londiste *ld, const char *table_attrs);
+
 /* the list as a text[] literal, for a query parameter */
 extern char *ld_text_array(const LdStringList *list);
 extern void ld_list_add(LdStringList *list, const char *value);
@@ -66,5 +72,9 @@ extern bool ld_wait_for_sync(Londiste *ld, PGconn *conn);
 extern int	ld_cmd_add_seq(Londiste *ld);
 extern int	ld_cmd_remove_seq(Londiste *ld);
 extern int	ld_cmd_seqs(Londiste *ld);
+
+/* check.c: listed in tables.c's command table */
+extern int	ld_cmd_check(Londiste *ld);
+extern int	ld_cmd_fkeys(Londiste *ld);
 
 #endif							/* LONDISTE_TABLES_H */

@@ -11,6 +11,7 @@
 
 #include "framework/log.h"
 #include "framework/pqutil.h"
+#include "londiste3/handler.h"
 #include "londiste3/tables.h"
 #include "pqexpbuffer.h"
 
@@ -296,4 +297,29 @@ ld_expand_args(Londiste *ld, PGconn *conn, char kind, bool existing,
 	if (result->n == 0)
 		sky_log(SKY_LOG_INFO, "what to do ?");
 	return true;
+}
+
+/* is the table's handler one that keeps the data (may it be copied from)? */
+bool
+ld_handler_keeps_data(Londiste *ld, const char *table_attrs)
+{
+	PgqDict    *attrs;
+	const char *spec = NULL;
+	LdHandler  *h;
+	bool		allows;
+
+	if (table_attrs == NULL || table_attrs[0] == '\0')
+		return true;
+	attrs = pgq_urldecode(table_attrs);
+	if (attrs == NULL)
+		return false;
+	if (!pgq_dict_get(attrs, "handler", &spec) || spec == NULL)
+		pgq_dict_get(attrs, "handlers", &spec);
+	h = ld_handler_new(ld, spec ? spec : "", "unused.string", NULL);
+	pgq_dict_free(attrs);
+	if (h == NULL)
+		return false;
+	allows = ld_handler_needs_table(h);
+	ld_handler_free(h);
+	return allows;
 }

@@ -245,11 +245,17 @@ create function exec_atomic(i int) returns int language sql
 begin atomic
     select case when i > 0 then i + 1 else 0 end;
 end;
+create table t$x$ (n int);
+prepare ins(int) as insert into t$x$ values ($1);
+execute ins(length(E'a\\'));
+deallocate ins;
 create table atomic_t as select exec_atomic(4) as v, $q$;$q$ as w
 EOF
 is($rc, 0, 'nested comments and BEGIN ATOMIC bodies') or diag($err);
 is(on($root, "select v || w from atomic_t"), '5;',
 	'nested comments and BEGIN ATOMIC bodies: statements split right');
+is(on($root, 'select n from t$x$'), '2',
+	'dollars inside a name and parameters are no dollar quotes');
 
 $node->stop;
 done_testing();
