@@ -384,6 +384,13 @@ table_exists(PGconn *conn, const char *fqname)
 	return true;
 }
 
+/* the lock_timeout key, in seconds */
+static double
+lock_timeout(Londiste *ld)
+{
+	return sky_config_get_float(ld->script.cf, "lock_timeout", 10);
+}
+
 /* the local worker's last completed tick */
 static int64
 local_last_tick(Londiste *ld, PGconn *dst)
@@ -400,22 +407,28 @@ local_last_tick(Londiste *ld, PGconn *dst)
 }
 
 /*
- * pgq.force_tick(); with wait, also until the queue's position moves,
- * which is the new tick.  The wait ends at the deadline (unless forced).
+ * A forced tick comes with the ticker's next round, which does not depend
+ * on lock_timeout; a queue that gets none in this long has no ticker.
+ */
+#define TICK_WAIT_MIN 60.0
+
+/*
+ * pgq.force_tick(), then wait until the queue's position moves: that is
+ * the new tick, returned.  Without --force, a ticker that makes no tick
+ * within lock_timeout (at least TICK_WAIT_MIN) ends the program.
  */
 static int64
-force_tick(Londiste *ld, PGconn *setup, bool wait, double deadline)
+force_tick(Londiste *ld, PGconn *setup)
 {
 	const char *params[1] = {ld->queue_name};
 	PGresult   *res;
 	int64		start;
 	int64		pos;
+	double		deadline = now_seconds() + Max(lock_timeout(ld), TICK_WAIT_MIN);
 
 	res = ld_sync_query(setup, "select pgq.force_tick($1)", 1, params);
 	start = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
-	if (!wait)
-		return start;
 	for (;;)
 	{
 		sky_sleep(0.5);
@@ -458,13 +471,6 @@ wait_local_tick(Londiste *ld, PGconn *dst, int64 tick, bool inclusive,
 	}
 }
 
-/* the lock_timeout key, in seconds */
-static double
-lock_timeout(Londiste *ld)
-{
-	return sky_config_get_float(ld->script.cf, "lock_timeout", 10);
-}
-
 /*
  * Root source: lock the table in SHARE MODE in the lock session (no writes
  * can commit), make two ticks and wait until the local worker is past the
@@ -497,8 +503,8 @@ lock_table_root(Londiste *ld, PGconn *lock, PGconn *setup, PGconn *dst,
 	pg_free(quoted);
 
 	log_info("Syncing %s", dst_table);
-	tick = force_tick(ld, setup, true, deadline);
-	force_tick(ld, setup, true, deadline);
+	tick = force_tick(ld, setup);
+	force_tick(ld, setup);
 	wait_local_tick(ld, dst, tick, false, deadline);
 }
 
