@@ -85,6 +85,8 @@ extern const LdHandlerClass ld_handler_fake_local;
 extern const LdHandlerClass ld_handler_multimaster;
 extern const LdHandlerClass ld_handler_shard;
 extern const LdHandlerClass ld_handler_part;
+extern const LdHandlerClass ld_handler_dispatch_classes[];
+extern const int ld_handler_dispatch_count;
 
 /*
  * The classes under test, looked up here until londiste3's own list
@@ -112,6 +114,10 @@ probe_handler(Londiste *ld, const char *spec, const char *table,
 	for (i = 0; i < lengthof(probe_classes); i++)
 		if (strcmp(probe_classes[i]->name, name) == 0)
 			return ld_handler_create(ld, probe_classes[i], args, table, dest);
+	for (i = 0; i < ld_handler_dispatch_count; i++)
+		if (strcmp(ld_handler_dispatch_classes[i].name, name) == 0)
+			return ld_handler_create(ld, &ld_handler_dispatch_classes[i], args,
+									 table, dest);
 	return ld_handler_new(ld, spec, table, dest);
 }
 
