@@ -71,7 +71,7 @@ typedef struct LdHandlerClass
 	 */
 	bool		(*copy_columns) (LdHandler *h, LdStringList *src_cols,
 								 LdStringList *dst_cols);
-	/* rewrite one COPY text row (no newline) of src_cols; palloc'd result */
+	/* rewrite one COPY text row (no newline) of src_cols; palloc'd, NULL on error */
 	char	   *(*copy_row) (LdHandler *h, const char *row,
 							 const LdStringList *src_cols);
 	void		(*free_private) (LdHandler *h);
@@ -108,7 +108,8 @@ extern void ld_handler_list(Londiste *ld, const LdHandlerClass ***classes,
  * handler.c: the initial copy as the handler wants it (the copy code calls
  * these rather than the hooks): ld_handler_copy_columns() narrows or
  * renames the columns, false meaning "copy nothing"; ld_handler_copy_row()
- * returns the row to send (the row itself when the handler keeps it).
+ * returns the row to send (a copy of the row when the handler keeps it),
+ * or NULL (logged) when the row cannot be rewritten: the copy fails.
  */
 extern bool ld_handler_copy_columns(LdHandler *h, LdStringList *src_cols,
 									LdStringList *dst_cols);

@@ -85,6 +85,7 @@ extern const LdHandlerClass ld_handler_fake_local;
 extern const LdHandlerClass ld_handler_multimaster;
 extern const LdHandlerClass ld_handler_shard;
 extern const LdHandlerClass ld_handler_part;
+extern const LdHandlerClass ld_handler_obfuscate;
 extern const LdHandlerClass ld_handler_dispatch_classes[];
 extern const int ld_handler_dispatch_count;
 
@@ -96,6 +97,7 @@ static const LdHandlerClass *const probe_classes[] = {
 	&ld_handler_bulk, &ld_handler_qtable, &ld_handler_qsplitter,
 	&ld_handler_applyfn, &ld_handler_vtable, &ld_handler_fake_local,
 	&ld_handler_multimaster, &ld_handler_shard, &ld_handler_part,
+	&ld_handler_obfuscate,
 };
 
 static LdHandler *
