@@ -12,6 +12,7 @@
  * "type data extra1 extra2 extra3 extra4 time" separated by tabs:
  *
  *	info					needs-table and trigger args
+ *	doc						the handler's documentation
  *	batch TICK TIME			begin a transaction, prepare_batch
  *	event FIELDS			process_event
  *	finish					finish_batch, flush, commit
@@ -246,6 +247,8 @@ main(int argc, char **argv)
 				printf("trigger_arg: %s\n", targs.items[i]);
 			ld_list_reset(&targs);
 		}
+		else if (strcmp(line, "doc") == 0)
+			printf("%s - %s", h->cls->name, h->cls->doc);
 		else if (strcmp(line, "batch") == 0)
 		{
 			char	   *time = strchr(arg, ' ');

@@ -664,12 +664,17 @@ check_part(LdHandler *h, LdApply *apply, const char *dst, const char *part_time)
 		res = retention_call(apply, "londiste.drop_obsolete_partitions",
 							 h->dest_table, d);
 		ok = res != NULL;
+		resetPQExpBuffer(&buf);
+		for (found = 0; ok && found < PQntuples(res); found++)
+			appendPQExpBuffer(&buf, "%s%s", found > 0 ? ", " : "",
+							  PQgetvalue(res, found, 0));
+		if (buf.len > 0)
+			sky_log(SKY_LOG_INFO, "Dropped tables: %s", buf.data);
 		for (found = 0; ok && found < PQntuples(res); found++)
 		{
 			const char *dropped = PQgetvalue(res, found, 0);
 			int			i;
 
-			sky_log(SKY_LOG_INFO, "Dropped table: %s", dropped);
 			if (!d->ignore_old_events)
 				continue;
 			ld_list_add(&d->ignored, dropped);
