@@ -181,13 +181,22 @@ wait_for_source(PGconn *src, const LdCopyRequest *req)
 	}
 }
 
+/* one or more statements without parameters (stored DDL may be several) */
 static bool
 run(PGconn *conn, const char *sql)
 {
-	PGresult   *res = sky_db_exec(conn, sql, 0, NULL);
+	PGresult   *res = PQexec(conn, sql);
 
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		sky_log(SKY_LOG_ERROR, "query failed: %s", PQerrorMessage(conn));
+		sky_log(SKY_LOG_DEBUG, "the query was: %s", sql);
+		PQclear(res);
+		return false;
+	}
 	PQclear(res);
-	return res != NULL;
+	return true;
 }
 
 /*
@@ -223,6 +232,12 @@ abandon(PGconn *conn)
 				while (PQgetCopyData(conn, &buf, 0) > 0)
 					PQfreemem(buf);
 				continue;
+			}
+			if (PQresultStatus(res) == PGRES_COPY_IN)
+			{
+				/* the end could not be sent: the connection is lost */
+				PQclear(res);
+				break;
 			}
 			PQclear(res);
 		}
@@ -514,11 +529,12 @@ copy_rows(Londiste *ld, PGconn *src, PGconn *dst, const LdCopyRequest *req,
  * copy down, truncate.  Where the re-create statements must outlive this
  * transaction (lead, or parallel writers that commit on their own), they
  * are added to the table's dropped_ddl, which the copy, the worker or
- * remove-table runs later; *ddl gets them in every case.
+ * remove-table runs later; *ddl gets them in every case, *dropped what
+ * was dropped now.
  */
 static bool
 prepare_destination(PGconn *dst, const LdCopyRequest *req, LocalRow *row,
-					bool keep_ddl, char **ddl)
+					bool keep_ddl, LdTableStruct **dropped, char **ddl)
 {
 	char	   *qdst = ld_quote_fqident(dst, req->dest_table, NULL);
 	char	   *sql;
@@ -534,9 +550,9 @@ prepare_destination(PGconn *dst, const LdCopyRequest *req, LocalRow *row,
 		pg_free(qdst);
 		return false;
 	}
+	*dropped = st;
 	ok = ld_struct_drop(dst, st, DROPPED_OBJECTS);
 	created = ld_struct_create_text(st, DROPPED_OBJECTS);
-	ld_struct_free(st);
 	/* a retry finds dropped what an earlier attempt kept in dropped_ddl */
 	*ddl = psprintf("%s%s", row->dropped_ddl ? row->dropped_ddl : "", created);
 	pg_free(created);
@@ -584,6 +600,7 @@ ld_copy_table(Londiste *ld, PGconn *src, PGconn *dst,
 	char	   *src_table = NULL;
 	char	   *columns = NULL;
 	char	   *ddl = NULL;
+	LdTableStruct *dropped = NULL;
 	char	   *snap = NULL;
 	const char *encoding;
 	bool		keep_ddl;
@@ -607,7 +624,9 @@ ld_copy_table(Londiste *ld, PGconn *src, PGconn *dst,
 		mode = COPY_LEAD;
 	else
 		mode = COPY_DATA_ONLY;
-	keep_ddl = mode == COPY_LEAD || (mode == COPY_SINGLE && req->writers > 0);
+	/* DDL an earlier attempt kept (threaded, or Python's) is kept on too */
+	keep_ddl = mode == COPY_LEAD ||
+		(mode == COPY_SINGLE && (req->writers > 0 || row.dropped_ddl != NULL));
 
 	/* the snapshot of the first query is the one the COPY sees */
 	if (!run(src, "begin transaction isolation level repeatable read"))
@@ -627,7 +646,7 @@ ld_copy_table(Londiste *ld, PGconn *src, PGconn *dst,
 	if (!run(dst, "begin"))
 		goto done;
 	if (mode != COPY_DATA_ONLY &&
-		!prepare_destination(dst, req, &row, keep_ddl, &ddl))
+		!prepare_destination(dst, req, &row, keep_ddl, &dropped, &ddl))
 		goto done;
 	if ((columns = common_columns(src, src_table, dst, req->dest_table,
 								  req->table_name)) == NULL)
@@ -651,11 +670,12 @@ ld_copy_table(Londiste *ld, PGconn *src, PGconn *dst,
 						 4, params, NULL))
 			goto done;
 	}
-	if (mode == COPY_SINGLE && ddl[0] != '\0')
-	{
-		if (!(keep_ddl ? restore_ddl(dst, req, ddl) : run(dst, ddl)))
-			goto done;
-	}
+	if (mode == COPY_SINGLE && !keep_ddl &&
+		!ld_struct_create(dst, dropped, DROPPED_OBJECTS))
+		goto done;
+	if (mode == COPY_SINGLE && keep_ddl && ddl[0] != '\0' &&
+		!restore_ddl(dst, req, ddl))
+		goto done;
 	if (!run(dst, "commit"))
 		goto done;
 
@@ -703,6 +723,7 @@ done:
 	pg_free(src_table);
 	pg_free(columns);
 	pg_free(ddl);
+	ld_struct_free(dropped);
 	pg_free(snap);
 	return ok;
 }
