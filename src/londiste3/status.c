@@ -151,7 +151,7 @@ add_info_lines(LdNode *node)
  * printed (as Python does, on stdout) and the member shown as dead.
  */
 static LdNode *
-probe_member(Londiste *ld, LdCascade *c, LdMember *m)
+probe_member(Londiste *ld, LdMember *m)
 {
 	const char *params[1] = {ld->queue_name};
 	char	   *location = m->location ? m->location : "";
@@ -197,7 +197,6 @@ failed:
 			*nl = '\0';
 		printf("Node '%s' failure: %s\n", m->name, msg);
 		PQfinish(conn);
-		(void) c;
 		return ld_node_dead(m->name, location);
 	}
 }
@@ -333,7 +332,7 @@ cmd_status(Londiste *ld)
 	nodes[n++] = c->local;
 	for (i = 0; i < c->nmembers; i++)
 	{
-		LdNode	   *node = probe_member(ld, c, &c->members[i]);
+		LdNode	   *node = probe_member(ld, &c->members[i]);
 		LdNode	   *same = find_node(nodes, n, node->name);
 
 		if (same == c->local)
