@@ -826,6 +826,16 @@ ld_cascade_change_provider(LdCascade *c, const char *node,
 		sky_log(SKY_LOG_ERROR, "Unknown node: %s", new_provider);
 		return false;
 	}
+	if (strcmp(new_provider, c->local->name) != 0 && !ld_cascade_alive(c, new_provider))
+	{
+		sky_log(SKY_LOG_ERROR, "node %s is dead, it cannot be a provider", new_provider);
+		return false;
+	}
+	if (strcmp(node, c->local->name) != 0 && !ld_cascade_alive(c, node))
+	{
+		sky_log(SKY_LOG_ERROR, "node %s is dead, it cannot change its provider", node);
+		return false;
+	}
 	res = node_consumer(c, node, consumer, &row);
 	if (res == NULL)
 	{

@@ -337,6 +337,14 @@ foreach my $m ($croot, $cbranch)
 		'f', "tag-alive marked the leaf alive on $m->{name}");
 }
 
+# a cascaded consumer's error: its first line in status, as Python shows it
+stop_worker(worker_of($cleaf));
+$cleaf->{node}->safe_psql($cleaf->{db},
+	"select * from pgq_node.set_consumer_error('replika', 'leaf', E'apply failed\\nsecond line')");
+my $err_status = compare_output($cbranch, 'status with a consumer error', 'status');
+like($err_status, qr/^\s+ERR: leaf: apply failed$/m,
+	'status shows the first line of the error');
+
 # an unreachable member shows as dead, after a failure line
 $node->safe_psql($croot->{db},
 	"update pgq_node.node_location set node_location = 'dbname=c_gone host=" . $node->host
