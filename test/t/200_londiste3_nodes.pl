@@ -353,6 +353,23 @@ my $st = londiste_ok($croot, 'status');
 like($st, qr/^Node 'leaf' failure: .*c_gone/m, 'status names the unreachable member');
 like($st, qr/^leaf \(dead\)$/m, 'and shows it as dead');
 
+# with more than eight members several threads probe them; the failures
+# come in member order all the same, the tree is unchanged
+$node->safe_psql($croot->{db},
+	"insert into pgq_node.node_location (queue_name, node_name, node_location, dead) "
+	  . "select 'replika', 'zfake' || i, 'dbname=c_gone' || i || ' host=" . $node->host
+	  . ' port=' . $node->port . "', false from generate_series(1, 6) i");
+my $many = londiste_ok($croot, 'status');
+my @failed = ($many =~ /^Node '(\w+)' failure: /mg);
+is("@failed", 'leaf zfake1 zfake2 zfake3 zfake4 zfake5 zfake6',
+	'status with nine members reports every failure, in member order');
+my $tree = $many =~ s/^Node .*\n//mgr;
+$tree =~ s/^zfake\d \(dead\)\n//mg;
+is(mask_output($tree), mask_output($st =~ s/^Node .*\n//mgr),
+	'and prints the same tree');
+$node->safe_psql($croot->{db},
+	"delete from pgq_node.node_location where node_name like 'zfake%'");
+
 # drop-node: refused while subscribers remain, then removes the leaf
 ($rc, $out, $err) = londiste_run($cleaf, 'drop-node', 'branch');
 is($rc, 1, 'drop-node of a node with subscribers is refused');
