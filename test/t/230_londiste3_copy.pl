@@ -1,5 +1,5 @@
 # londiste3's initial copy (src/londiste3/copy.c, fkeys.c, snapshot.c),
-# driven through the test program test/londiste3/ld_copy_probe on a root
+# driven through the test program test/londiste3/copy/ld_copy_probe on a root
 # and a leaf set up with Debian's londiste: what "londiste3 worker" runs
 # for a table in state in-copy.
 #
@@ -24,7 +24,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $probe = "$ENV{TESTDIR}/test/londiste3/ld_copy_probe";
+my $probe = "$ENV{TESTDIR}/test/londiste3/copy/ld_copy_probe";
 ok(-x $probe, 'ld_copy_probe is built') or die "run make first";
 ok(-x '/usr/bin/londiste', 'londiste is installed')
   or die "this test needs the Debian package python3-londiste";
