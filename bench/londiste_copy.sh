@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench/londiste_copy.sh - londiste3's initial copy of one big table
-# (src/londiste3/copy.c, run through test/londiste3/ld_copy_probe, what the
+# (src/londiste3/copy.c, run through test/londiste3/copy/ld_copy_probe, what the
 # copy process runs) against two baselines on the same data in the same
 # invocation:
 #   pg_dump    pg_dump -t TABLE of the root piped into psql on an empty
@@ -29,7 +29,7 @@ BENCH_SRC=$(dirname "$BENCH_SCRIPT")
 bench_become_postgres "$@"
 bench_require_pgq
 
-PROBE=$BENCH_SRC/../test/londiste3/ld_copy_probe
+PROBE=$BENCH_SRC/../test/londiste3/copy/ld_copy_probe
 [ -x "$PROBE" ] || bench_die "$PROBE is not built (run make)"
 [ -x /usr/bin/londiste ] || bench_die "needs /usr/bin/londiste (python3-londiste)"
 MB=${LONDISTE_COPY_BENCH_MB:-1024}
@@ -43,6 +43,8 @@ CONF
 for db in root leaf pyleaf dumped; do
     bench_psql_db postgres -c "CREATE DATABASE $db" >/dev/null
 done
+# the dump brings the root's londiste triggers, which call pgq's functions
+bench_psql_db dumped -c "CREATE EXTENSION pgq" >/dev/null
 
 connstr() {
     echo "host=127.0.0.1 port=$BENCH_PORT user=postgres dbname=$1"
@@ -85,8 +87,8 @@ bench_psql_db root -c "INSERT INTO big
     SELECT i, i % 10007, (i % 100000) / 100.0,
            md5(i::text) || ' ' || md5((i * 7)::text),
            '2026-01-01'::timestamptz + i * interval '1 second'
-      FROM generate_series(1, $ROWS) i;
-    VACUUM ANALYZE big;" >/dev/null
+      FROM generate_series(1, $ROWS) i" >/dev/null
+bench_psql_db root -c "VACUUM ANALYZE big" >/dev/null
 heap=$(bench_psql_db root -c "SELECT pg_size_pretty(pg_table_size('big'))")
 total=$(bench_psql_db root -c "SELECT pg_size_pretty(pg_total_relation_size('big'))")
 

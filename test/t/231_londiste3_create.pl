@@ -1,5 +1,5 @@
 # add-table/add-seq --create and --create-full of londiste3
-# (src/londiste3/create.c, through test/londiste3/ld_copy_probe) against
+# (src/londiste3/create.c, through test/londiste3/copy/ld_copy_probe) against
 # Debian's londiste doing the same from the same provider: the tables and
 # sequences made must be alike, catalog entry for catalog entry.
 #
@@ -24,7 +24,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $probe = "$ENV{TESTDIR}/test/londiste3/ld_copy_probe";
+my $probe = "$ENV{TESTDIR}/test/londiste3/copy/ld_copy_probe";
 ok(-x $probe, 'ld_copy_probe is built') or die "run make first";
 ok(-x '/usr/bin/londiste', 'londiste is installed')
   or die "this test needs the Debian package python3-londiste";
@@ -210,6 +210,31 @@ is($node->safe_psql('ourleaf',
 is($node->safe_psql('ourleaf',
 		"select count(*) from pg_trigger where tgrelid = 'copy2.items'::regclass and tgname = 'items_touch'"),
 	'1', 'the trigger is on the table in the new schema');
+
+# The same through londiste3's own add-seq/add-table on a third leaf.
+$node->safe_psql('postgres', 'create database c3leaf');
+$node->safe_psql('c3leaf', $noop);
+my $c3leaf = londiste_member(node => $node, db => 'c3leaf', name => 'c3leaf', dir => $dir);
+londiste_ok($c3leaf, 'create-leaf', 'c3leaf', $c3leaf->{connstr},
+	"--provider=$root->{connstr}");
+$c3leaf->{program} = 'londiste3';
+londiste_ok($c3leaf, 'add-seq', '--create', 'shop.items_id_seq', 'shop.counter');
+londiste_ok($c3leaf, 'add-table', '--create-full', 'shop.items');
+londiste_ok($c3leaf, 'add-table', '--create', 'public.Mixed Case');
+foreach my $table ('shop.items', 'public."Mixed Case"')
+{
+	is(describe_table('c3leaf', $table), describe_table('pyleaf', $table),
+		"londiste3 add-table makes $table as Python's londiste does");
+}
+is($node->safe_psql('c3leaf',
+		"select string_agg(table_name, ',' order by table_name) from londiste.get_table_list('replika') where local"),
+	'public.Mixed Case,shop.items', 'and registers the tables');
+# the provider's counter moved on since pyleaf's was made: not the start
+my ($ours_opts, $python_opts) = map {
+	(my $d = describe_seq($_, 'shop.counter')) =~ s/^(\w+)\|\d+\|/$1|/;
+	$d
+} ('c3leaf', 'pyleaf');
+is($ours_opts, $python_opts, 'londiste3 add-seq --create makes the sequence as Python does');
 
 # A serial column whose sequence is missing here: made first.
 $node->safe_psql('postgres', 'create database fresh');
