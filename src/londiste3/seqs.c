@@ -17,6 +17,7 @@
 
 #include "framework/log.h"
 #include "framework/pqutil.h"
+#include "londiste3/copy.h"
 #include "londiste3/exec_attrs.h"
 #include "londiste3/tables.h"
 
@@ -132,18 +133,15 @@ add_one_seq(Londiste *ld, PGconn *src, PGconn *dst, const char *seq)
 			sky_log(SKY_LOG_INFO, "Sequence %s already exist, not creating", seq);
 		else
 		{
-			int			on_src = sequence_exists(src, seq);
-
-			if (on_src < 0)
-				return false;
-			if (on_src == 0)
+			switch (ld_create_from_provider(src, dst, seq, 'S', seq, true))
 			{
-				sky_log(SKY_LOG_WARNING, "Sequence \"%s\" missing on provider, skipping", seq);
-				return true;
+				case LD_CREATE_DONE:
+					break;
+				case LD_CREATE_SKIPPED:
+					return true;
+				case LD_CREATE_FAILED:
+					return false;
 			}
-			sky_log(SKY_LOG_ERROR, "Sequence %s: --create and --create-full are not available in this build",
-					seq);
-			return false;
 		}
 	}
 	else if (exists == 0)
