@@ -75,6 +75,7 @@ typedef struct Dispatch
 	bool		bulk;
 	int			method;
 	bool		analyze;
+	bool		fix_utf8;		/* encoding=utf8 */
 	LdStringList skip_fields;
 	LdStringList map_from;		/* fields=a:b,... as two lists; none: all */
 	LdStringList map_to;
@@ -155,7 +156,8 @@ dispatch_init(LdHandler *h)
 	if (!conf_choice(h, "table_mode", preset->table_mode, table_modes, &value))
 		return false;
 	d->table_mode = value[0];
-	if (!conf_flag(h, "analyze", &d->analyze))
+	if (!conf_flag(h, "analyze", &d->analyze) ||
+		!ld_check_encoding(h, &d->fix_utf8))
 		return false;
 	if (d->table_mode == 'p')
 	{
@@ -827,6 +829,8 @@ dispatch_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 		ld_list_reset(&evkeys);
 		return false;
 	}
+	if (d->fix_utf8)
+		ld_fix_row_utf8(h, row);
 	if (strchr(d->event_types, op) == NULL)
 	{
 		ld_list_reset(&evkeys);
@@ -999,7 +1003,7 @@ dispatch_copy_columns(LdHandler *h, LdStringList *src_cols,
 	"  skip_fields=a,b      columns left out\n" \
 	"  table=NAME           the destination table\n" \
 	"  ignore_truncate=1    do not replay TRUNCATE\n" \
-	"  encoding=ENC         accepted for the built-in handler's sake\n"
+	"  encoding=utf8        replace invalid UTF-8 in the rows (logged)\n"
 
 #define PRESET_DOC(preset) \
 	"Dispatch with preset arguments: " preset ".\n" \

@@ -188,6 +188,112 @@ ld_copy_unescape(const char *field, size_t len, bool *isnull)
 	return result;
 }
 
+/* bytes of a valid sequence starting at p, or 0 */
+static int
+utf8_valid_length(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	unsigned char lo = 0x80;
+	unsigned char hi = 0xBF;
+	int			len;
+	int			i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+	{
+		len = 3;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	}
+	else if (c >= 0xF0 && c <= 0xF4)
+	{
+		len = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	}
+	else
+		return 0;
+	/* only the second byte has the narrower ranges */
+	for (i = 1; i < len; i++)
+	{
+		if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xBF))
+			return -i;			/* the maximal invalid subpart's length */
+	}
+	return len;
+}
+
+char *
+ld_utf8_fix(const char *text)
+{
+	const unsigned char *p = (const unsigned char *) text;
+	PQExpBufferData buf;
+	bool		fixed = false;
+	char	   *result;
+
+	initPQExpBuffer(&buf);
+	while (*p)
+	{
+		int			len = utf8_valid_length(p);
+
+		if (len > 0)
+		{
+			appendBinaryPQExpBuffer(&buf, (const char *) p, len);
+			p += len;
+			continue;
+		}
+		appendPQExpBufferStr(&buf, "\xEF\xBF\xBD");
+		p += len < 0 ? -len : 1;
+		fixed = true;
+	}
+	result = fixed ? pg_strdup(buf.data) : NULL;
+	termPQExpBuffer(&buf);
+	return result;
+}
+
+/* the encoding argument: absent, or utf8 to repair invalid UTF-8 */
+bool
+ld_check_encoding(const LdHandler *h, bool *fix_utf8)
+{
+	const char *enc = NULL;
+
+	*fix_utf8 = false;
+	if (!pgq_dict_get(h->args, "encoding", &enc) || enc == NULL || enc[0] == '\0')
+		return true;
+	if (pg_strcasecmp(enc, "utf8") != 0 && pg_strcasecmp(enc, "utf-8") != 0)
+	{
+		sky_log(SKY_LOG_ERROR, "only utf8 supported");
+		return false;
+	}
+	*fix_utf8 = true;
+	return true;
+}
+
+void
+ld_fix_row_utf8(const LdHandler *h, PgqDict *row)
+{
+	int			i;
+
+	for (i = 0; i < pgq_dict_count(row); i++)
+	{
+		const char *value = pgq_dict_value(row, i);
+		char	   *fixed = value ? ld_utf8_fix(value) : NULL;
+
+		if (fixed == NULL)
+			continue;
+		sky_log(SKY_LOG_INFO, "Fixed invalid UTF8 in column <%s.%s>",
+				h->table_name, pgq_dict_key(row, i));
+		pgq_dict_set(row, pgq_dict_key(row, i), fixed);
+		pg_free(fixed);
+	}
+}
+
 void
 ld_list_add(LdStringList *list, const char *item)
 {
@@ -368,33 +474,35 @@ ld_sql_delete(PQExpBuffer buf, const char *qtable, const PgqDict *row,
  */
 bool
 ld_sql_row_event(const LdHandler *h, const PgqEvent *ev, const char *qtable,
-				 PQExpBuffer buf)
+				 bool fix_utf8, PQExpBuffer buf)
 {
 	LdStringList pkeys = {0};
 	PgqDict    *row;
 	char		op;
 	bool		ok;
 
-	if (ev->type != NULL && strlen(ev->type) == 1 && ev->data != NULL)
+	if (ev->type != NULL && strlen(ev->type) == 1 && ev->data != NULL &&
+		strchr("IUD", ev->type[0]) != NULL)
 	{
-		switch (ev->type[0])
-		{
-			case 'I':
-				appendPQExpBuffer(buf, "insert into %s %s;", qtable, ev->data);
-				return true;
-			case 'U':
-				appendPQExpBuffer(buf, "update only %s set %s;", qtable, ev->data);
-				return true;
-			case 'D':
-				appendPQExpBuffer(buf, "delete from only %s where %s;", qtable, ev->data);
-				return true;
-		}
+		static const char *const formats[] = {"insert into %s %s;",
+		"update only %s set %s;", "delete from only %s where %s;"};
+		char	   *fixed = fix_utf8 ? ld_utf8_fix(ev->data) : NULL;
+
+		if (fixed != NULL)
+			sky_log(SKY_LOG_INFO, "%s: Fixed invalid UTF8 in string <%s>",
+					h->table_name, ev->data);
+		appendPQExpBuffer(buf, formats[strchr("IUD", ev->type[0]) - "IUD"],
+						  qtable, fixed ? fixed : ev->data);
+		pg_free(fixed);
+		return true;
 	}
 	if (!ld_parse_row_event(h, ev, &op, &pkeys, &row))
 	{
 		ld_list_reset(&pkeys);
 		return false;
 	}
+	if (fix_utf8)
+		ld_fix_row_utf8(h, row);
 	if (op == 'I')
 	{
 		ld_sql_insert(buf, qtable, row);

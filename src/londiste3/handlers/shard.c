@@ -30,6 +30,7 @@ typedef struct Shard
 	char	   *hash_expr;		/* hash function applied to the key column */
 	char	   *qdest;
 	bool		disable_replay;
+	bool		fix_utf8;		/* encoding=utf8 */
 	bool		loaded;			/* shard_nr and shard_mask known */
 	int64_t		shard_nr;
 	int64_t		shard_mask;
@@ -59,6 +60,8 @@ shard_init(LdHandler *h)
 				value ? value : "");
 		return false;
 	}
+	if (!ld_check_encoding(h, &sh->fix_utf8))
+		return false;
 	value = NULL;
 	pgq_dict_get(h->args, "disable_replay", &value);
 	sh->disable_replay = value != NULL &&
@@ -201,7 +204,7 @@ shard_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 	if (local <= 0)
 		return local == 0;
 	initPQExpBuffer(&sql);
-	ok = ld_sql_row_event(h, ev, sh->qdest, &sql) &&
+	ok = ld_sql_row_event(h, ev, sh->qdest, sh->fix_utf8, &sql) &&
 		ld_apply_sql(apply, sql.data);
 	termPQExpBuffer(&sql);
 	return ok;
@@ -267,7 +270,7 @@ shard_copy_columns(LdHandler *h, LdStringList *src_cols, LdStringList *dst_cols)
 	"Arguments:\n" \
 	"  key=COLUMN        the column hashed\n" \
 	"  hash_key=COLUMN   the same, wins over key\n" \
-	"  encoding=ENC      accepted for the built-in handler's sake\n" \
+	"  encoding=utf8     replace invalid UTF-8 in the rows (logged)\n" \
 	"  ignore_truncate=1 do not replay TRUNCATE\n" \
 	"  disable_replay=1  apply nothing and copy nothing here (events\n" \
 	"                    are still passed on); the table need not exist\n"
