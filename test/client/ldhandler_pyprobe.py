@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The Python side of test/londiste3/ldhandler_probe: the same script
+"""The Python side of test/londiste3/handlers/ldhandler_probe: the same script
 format, run through python3-londiste's handler classes on a psycopg2
 connection, as its worker drives them (prepare_batch on the table's first
 event, process_event with a statement queue, finish_batch, commit).

@@ -1,5 +1,5 @@
 # londiste3's table handlers (src/londiste3/handlers/), driven by the test
-# program test/londiste3/ldhandler_probe, which plays the worker's part for
+# program test/londiste3/handlers/ldhandler_probe, which plays the worker's part for
 # one handler on a real database.  Where python3-londiste has the handler,
 # test/client/ldhandler_pyprobe.py runs the same script through Python's
 # class on a second database and the tables must end up equal; dispatch,
@@ -14,7 +14,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-my $probe   = "$ENV{TESTDIR}/test/londiste3/ldhandler_probe";
+my $probe   = "$ENV{TESTDIR}/test/londiste3/handlers/ldhandler_probe";
 my $pyprobe = "$ENV{TESTDIR}/test/client/ldhandler_pyprobe.py";
 ok(-x $probe, 'ldhandler_probe is built') or die "run make first";
 ok(run_log([ '/usr/bin/python3', '-I', '-c', 'import londiste.handler, yaml' ]),
