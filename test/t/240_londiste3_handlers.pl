@@ -370,8 +370,12 @@ PY
 	like($out, qr/^copy_columns: id>id name>name doc>doc h64>h64$/m,
 		"obfuscate, key '$key': the copy leaves out skipped columns");
 }
-($rc, $out, $err) = ours('public.t', 'obfuscate', '');
+($rc, $out, $err) = ours('public.t', 'obfuscate', "copy_columns id,v\n"
+	  . "copy_row id,v 1\tx\nbatch 1 x\nevent I:id\tid=1\tpublic.t\nfinish\n");
+like($out, qr/^copy_columns: id>id v>v\ncopy_row: None\nFAILED$/m,
+	'obfuscate: a table missing from the map fails its copy and its events');
 like($err, qr/Source table not in obf_map: public\.t/, 'obfuscate: table missing from the map');
+isnt($rc, 0, 'obfuscate: the batch fails');
 ($rc, $out, $err) = ours('public.ob', 'obfuscate', '', "obfuscator_key = " . ('k' x 33) . "\n");
 like($err, qr/obfuscator_key is longer than 32 bytes/, 'obfuscate: key too long');
 open($yf, '>', "$tmp/bad.yaml") or die;

@@ -23,7 +23,7 @@
  * quoting.
  */
 char *
-ld_quote_ident(const char *name)
+ld_sql_ident(const char *name)
 {
 	const char *p;
 	bool		plain = name[0] != '\0' && !(name[0] >= '0' && name[0] <= '9');
@@ -56,7 +56,7 @@ ld_quote_ident(const char *name)
 
 /* "schema.name" with each part quoted; no dot means schema public */
 char *
-ld_quote_fqident(const char *name)
+ld_sql_fqident(const char *name)
 {
 	const char *dot = strchr(name, '.');
 	char	   *schema;
@@ -66,15 +66,15 @@ ld_quote_fqident(const char *name)
 	if (dot == NULL)
 	{
 		schema = pg_strdup("public");
-		rel = ld_quote_ident(name);
+		rel = ld_sql_ident(name);
 	}
 	else
 	{
 		char	   *part = pnstrdup(name, dot - name);
 
-		schema = ld_quote_ident(part);
+		schema = ld_sql_ident(part);
 		pg_free(part);
-		rel = ld_quote_ident(dot + 1);
+		rel = ld_sql_ident(dot + 1);
 	}
 	result = psprintf("%s.%s", schema, rel);
 	pg_free(schema);
@@ -84,7 +84,7 @@ ld_quote_fqident(const char *name)
 
 /* a SQL literal; NULL is null, a backslash makes it an E'' string */
 void
-ld_append_literal(PQExpBuffer buf, const char *value)
+ld_sql_literal(PQExpBuffer buf, const char *value)
 {
 	const char *p;
 
@@ -230,7 +230,7 @@ utf8_valid_length(const unsigned char *p)
 }
 
 char *
-ld_utf8_fix(const char *text)
+ld_utf8_repair(const char *text)
 {
 	const unsigned char *p = (const unsigned char *) text;
 	PQExpBufferData buf;
@@ -283,7 +283,7 @@ ld_fix_row_utf8(const LdHandler *h, PgqDict *row)
 	for (i = 0; i < pgq_dict_count(row); i++)
 	{
 		const char *value = pgq_dict_value(row, i);
-		char	   *fixed = value ? ld_utf8_fix(value) : NULL;
+		char	   *fixed = value ? ld_utf8_repair(value) : NULL;
 
 		if (fixed == NULL)
 			continue;
@@ -295,14 +295,14 @@ ld_fix_row_utf8(const LdHandler *h, PgqDict *row)
 }
 
 void
-ld_list_add(LdStringList *list, const char *item)
+ld_names_add(LdStringList *list, const char *item)
 {
 	list->items = pg_realloc(list->items, sizeof(char *) * (list->n + 1));
 	list->items[list->n++] = pg_strdup(item);
 }
 
 void
-ld_list_reset(LdStringList *list)
+ld_names_reset(LdStringList *list)
 {
 	int			i;
 
@@ -314,7 +314,7 @@ ld_list_reset(LdStringList *list)
 }
 
 bool
-ld_list_contains(const LdStringList *list, const char *item)
+ld_names_contains(const LdStringList *list, const char *item)
 {
 	int			i;
 
@@ -326,7 +326,7 @@ ld_list_contains(const LdStringList *list, const char *item)
 
 /* append the sep-separated items of text (empty text: none) */
 void
-ld_list_split(LdStringList *list, const char *text, char sep)
+ld_names_split(LdStringList *list, const char *text, char sep)
 {
 	const char *start = text;
 
@@ -337,7 +337,7 @@ ld_list_split(LdStringList *list, const char *text, char sep)
 		const char *end = strchr(start, sep);
 		char	   *item = end ? pnstrdup(start, end - start) : pg_strdup(start);
 
-		ld_list_add(list, item);
+		ld_names_add(list, item);
 		pg_free(item);
 		if (end == NULL)
 			break;
@@ -365,8 +365,8 @@ ld_parse_row_event(const LdHandler *h, const PgqEvent *ev, char *op,
 		return false;
 	}
 	*op = type[0];
-	ld_list_reset(pkeys);
-	ld_list_split(pkeys, type + 2, ',');
+	ld_names_reset(pkeys);
+	ld_names_split(pkeys, type + 2, ',');
 	*row = pgq_urldecode(ev->data);
 	if (*row == NULL)
 	{
@@ -385,7 +385,7 @@ ld_sql_insert(PQExpBuffer buf, const char *qtable, const PgqDict *row)
 	appendPQExpBuffer(buf, "insert into %s (", qtable);
 	for (i = 0; i < pgq_dict_count(row); i++)
 	{
-		char	   *col = ld_quote_ident(pgq_dict_key(row, i));
+		char	   *col = ld_sql_ident(pgq_dict_key(row, i));
 
 		appendPQExpBuffer(buf, "%s%s", i > 0 ? ", " : "", col);
 		pg_free(col);
@@ -395,7 +395,7 @@ ld_sql_insert(PQExpBuffer buf, const char *qtable, const PgqDict *row)
 	{
 		if (i > 0)
 			appendPQExpBufferStr(buf, ", ");
-		ld_append_literal(buf, pgq_dict_value(row, i));
+		ld_sql_literal(buf, pgq_dict_value(row, i));
 	}
 	appendPQExpBufferStr(buf, ");");
 }
@@ -423,9 +423,9 @@ append_key_condition(PQExpBuffer buf, const PgqDict *row,
 					pkeys->items[i]);
 			return false;
 		}
-		col = ld_quote_ident(pkeys->items[i]);
+		col = ld_sql_ident(pkeys->items[i]);
 		appendPQExpBuffer(buf, "%s%s = ", i > 0 ? " and " : "", col);
-		ld_append_literal(buf, value);
+		ld_sql_literal(buf, value);
 		pg_free(col);
 	}
 	return true;
@@ -443,11 +443,11 @@ ld_sql_update(PQExpBuffer buf, const char *qtable, const PgqDict *row,
 	{
 		char	   *col;
 
-		if (ld_list_contains(pkeys, pgq_dict_key(row, i)))
+		if (ld_names_contains(pkeys, pgq_dict_key(row, i)))
 			continue;
-		col = ld_quote_ident(pgq_dict_key(row, i));
+		col = ld_sql_ident(pgq_dict_key(row, i));
 		appendPQExpBuffer(buf, "%s%s = ", nset++ > 0 ? ", " : "", col);
-		ld_append_literal(buf, pgq_dict_value(row, i));
+		ld_sql_literal(buf, pgq_dict_value(row, i));
 		pg_free(col);
 	}
 	appendPQExpBufferStr(buf, " where ");
@@ -486,7 +486,7 @@ ld_sql_row_event(const LdHandler *h, const PgqEvent *ev, const char *qtable,
 	{
 		static const char *const formats[] = {"insert into %s %s;",
 		"update only %s set %s;", "delete from only %s where %s;"};
-		char	   *fixed = fix_utf8 ? ld_utf8_fix(ev->data) : NULL;
+		char	   *fixed = fix_utf8 ? ld_utf8_repair(ev->data) : NULL;
 
 		if (fixed != NULL)
 			sky_log(SKY_LOG_INFO, "%s: Fixed invalid UTF8 in string <%s>",
@@ -498,7 +498,7 @@ ld_sql_row_event(const LdHandler *h, const PgqEvent *ev, const char *qtable,
 	}
 	if (!ld_parse_row_event(h, ev, &op, &pkeys, &row))
 	{
-		ld_list_reset(&pkeys);
+		ld_names_reset(&pkeys);
 		return false;
 	}
 	if (fix_utf8)
@@ -513,7 +513,7 @@ ld_sql_row_event(const LdHandler *h, const PgqEvent *ev, const char *qtable,
 	else
 		ok = ld_sql_delete(buf, qtable, row, &pkeys);
 	pgq_dict_free(row);
-	ld_list_reset(&pkeys);
+	ld_names_reset(&pkeys);
 	return ok;
 }
 
@@ -548,7 +548,7 @@ ld_direct_copy(LdApply *apply, const char *prefix, const char *qtable,
 	appendPQExpBuffer(&sql, "copy %s (", qtable);
 	for (i = 0; i < cols->n; i++)
 	{
-		char	   *col = ld_quote_ident(cols->items[i]);
+		char	   *col = ld_sql_ident(cols->items[i]);
 
 		appendPQExpBuffer(&sql, "%s%s", i > 0 ? "," : "", col);
 		pg_free(col);

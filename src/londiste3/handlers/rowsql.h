@@ -16,9 +16,9 @@
 #include "pqexpbuffer.h"
 
 /* rowsql.c: quoting as Skytools does it */
-extern char *ld_quote_ident(const char *name);
-extern char *ld_quote_fqident(const char *name);
-extern void ld_append_literal(PQExpBuffer buf, const char *value);
+extern char *ld_sql_ident(const char *name);
+extern char *ld_sql_fqident(const char *name);
+extern void ld_sql_literal(PQExpBuffer buf, const char *value);
 extern void ld_append_copy_value(PQExpBuffer buf, const char *value);
 extern char *ld_copy_unescape(const char *field, size_t len, bool *isnull);
 
@@ -27,14 +27,14 @@ extern char *ld_copy_unescape(const char *field, size_t len, bool *isnull);
  * subsequence (as Python's errors='replace'); NULL when the text is valid.
  * ld_check_encoding() accepts what the encoding argument may say (utf8).
  */
-extern char *ld_utf8_fix(const char *text);
+extern char *ld_utf8_repair(const char *text);
 extern bool ld_check_encoding(const LdHandler *h, bool *fix_utf8);
 
 /* rowsql.c: lists of names */
-extern void ld_list_add(LdStringList *list, const char *item);
-extern void ld_list_reset(LdStringList *list);
-extern bool ld_list_contains(const LdStringList *list, const char *item);
-extern void ld_list_split(LdStringList *list, const char *text, char sep);
+extern void ld_names_add(LdStringList *list, const char *item);
+extern void ld_names_reset(LdStringList *list);
+extern bool ld_names_contains(const LdStringList *list, const char *item);
+extern void ld_names_split(LdStringList *list, const char *text, char sep);
 
 /*
  * rowsql.c: a logutriga event ("I:pk1,pk2", urlencoded row).  *op is
