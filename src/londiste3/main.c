@@ -398,28 +398,38 @@ command_pidfile(Londiste *ld, const LondisteCommand *cmd)
 	return pg_strdup("");
 }
 
+/*
+ * A key that may be missing: NULL then (sky_config_get() with no default
+ * would make it required).
+ */
+static char *
+optional_key(SkyConfig *cf, const char *key, char *def)
+{
+	return sky_config_has(cf, key) ? sky_config_get(cf, key, NULL) : def;
+}
+
 static bool
 load_keys(Londiste *ld)
 {
 	SkyConfig  *cf = ld->script.cf;
 
-	ld->db = sky_config_get(cf, "db", NULL);
+	ld->db = optional_key(cf, "db", NULL);
 	if (ld->db == NULL)
 	{
 		sky_log(SKY_LOG_ERROR, "config key db is missing");
 		return false;
 	}
-	ld->queue_name = sky_config_get(cf, "queue_name",
-									sky_config_get(cf, "pgq_queue_name", NULL));
+	ld->queue_name = optional_key(cf, "queue_name",
+								  optional_key(cf, "pgq_queue_name", NULL));
 	if (ld->queue_name == NULL)
 	{
 		sky_log(SKY_LOG_ERROR, "config key queue_name is missing");
 		return false;
 	}
-	ld->consumer_name = sky_config_get(cf, "consumer_name",
-									   sky_config_get(cf, "pgq_consumer_id",
-													  ld->script.job_name));
-	ld->remote_extra_connstr = sky_config_get(cf, "remote_extra_connstr", NULL);
+	ld->consumer_name = optional_key(cf, "consumer_name",
+									 optional_key(cf, "pgq_consumer_id",
+												  ld->script.job_name));
+	ld->remote_extra_connstr = optional_key(cf, "remote_extra_connstr", NULL);
 	return true;
 }
 
@@ -468,8 +478,9 @@ main(int argc, char **argv)
 	}
 	if (cmd->nargs >= 0 && ld.nargs != cmd->nargs)
 	{
-		sky_log(SKY_LOG_ERROR, "command '%s' got %d args, but expects %d: %s",
-				cmd->name, ld.nargs, cmd->nargs, cmd->arg_names);
+		sky_log(SKY_LOG_ERROR, "command '%s' got %d args, but expects %d%s%s",
+				cmd->name, ld.nargs, cmd->nargs,
+				cmd->nargs > 0 ? ": " : "", cmd->nargs > 0 ? cmd->arg_names : "");
 		exit(LD_EXIT_ERROR);
 	}
 
