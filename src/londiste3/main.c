@@ -409,8 +409,11 @@ load_keys(Londiste *ld)
 		sky_log(SKY_LOG_ERROR, "config key db is missing");
 		return false;
 	}
-	ld->queue_name = sky_config_get(cf, "queue_name",
-									sky_config_get(cf, "pgq_queue_name", NULL));
+	/* the compat name is read only without the good one */
+	if (sky_config_has(cf, "queue_name"))
+		ld->queue_name = sky_config_get(cf, "queue_name", NULL);
+	else if (sky_config_has(cf, "pgq_queue_name"))
+		ld->queue_name = sky_config_get(cf, "pgq_queue_name", NULL);
 	if (ld->queue_name == NULL)
 	{
 		sky_log(SKY_LOG_ERROR, "config key queue_name is missing");
@@ -419,7 +422,8 @@ load_keys(Londiste *ld)
 	ld->consumer_name = sky_config_get(cf, "consumer_name",
 									   sky_config_get(cf, "pgq_consumer_id",
 													  ld->script.job_name));
-	ld->remote_extra_connstr = sky_config_get(cf, "remote_extra_connstr", NULL);
+	if (sky_config_has(cf, "remote_extra_connstr"))
+		ld->remote_extra_connstr = sky_config_get(cf, "remote_extra_connstr", NULL);
 	return true;
 }
 
