@@ -239,6 +239,24 @@ ld_worker_exec(PGconn *conn, const char *sql, int nparams,
 	return true;
 }
 
+/*
+ * Run SQL text that may hold several statements (an EXECUTE file, saved
+ * DDL): the simple query protocol, in the caller's transaction.
+ */
+bool
+ld_worker_exec_script(PGconn *conn, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
+		PQresultStatus(res) == PGRES_TUPLES_OK ||
+		PQresultStatus(res) == PGRES_EMPTY_QUERY;
+
+	if (!ok)
+		sky_log(SKY_LOG_ERROR, "query failed: %s", PQerrorMessage(conn));
+	PQclear(res);
+	return ok;
+}
+
 /* the root's loop: watermark downstream, sequences into the queue */
 static bool
 root_work(LdWorker *w, PGconn *local)
@@ -571,7 +589,7 @@ execute_event(LdWorker *w, PGconn *local, const PgqEvent *ev)
 							  0, NULL);
 	}
 	sky_log(SKY_LOG_INFO, "%s: executing sql", ev->extra1);
-	if (!ld_worker_exec(local, ev->data ? ev->data : "", 0, NULL))
+	if (!ld_worker_exec_script(local, ev->data ? ev->data : ""))
 		return false;
 	if (!ld_exec_cmd(local, "select * from londiste.execute_finish($1, $2)",
 					 2, params, NULL))
@@ -1014,7 +1032,10 @@ apply_batch(LdWorker *w, PGconn *local)
 	w->ncopy = 0;
 	end_handlers(w);
 
-	if (!process_events(w, local) ||
+	/* the provider's transaction only holds the event cursor */
+	if (!ld_worker_exec(w->provider, "begin", 0, NULL) ||
+		!process_events(w, local) ||
+		!ld_worker_exec(w->provider, "commit", 0, NULL) ||
 		!ld_apply_flush(w->apply) ||
 		!finish_handlers(w) ||
 		!ld_tables_save(w, local))
@@ -1116,9 +1137,6 @@ ld_worker_batch(LdWorker *w, bool *had_batch)
 	*had_batch = true;
 	snprintf(batch_id, sizeof(batch_id), "%lld", (long long) w->batch_id);
 
-	if (!ld_worker_exec(w->provider, "begin", 0, NULL))
-		return false;
-
 	decided = false;
 	if (w->role.wait_behind || w->was_wait_behind)
 	{
@@ -1146,18 +1164,26 @@ ld_worker_batch(LdWorker *w, bool *had_batch)
 			!ld_tables_sync(w, local, &exit_now))
 			return false;
 		if (exit_now)
+		{
+			/* the copy process is done, or a stop came while waiting */
+			sky_stop_pending = 1;
 			return true;
+		}
 		ld_tables_gc_snapshots(w);
-		if (!ld_tables_save(w, local) ||
-			!apply_batch(w, local))
+		if (!ld_tables_save(w, local))
+			return false;
+		/* only the main worker, and not on a leaf that only follows */
+		if (!w->copy_process && w->role.process_events &&
+			!ld_restore_pending_fkeys(local, w->ld->queue_name))
+			return false;
+		if (!apply_batch(w, local))
 			return false;
 		if (w->role.create_tick && !create_branch_tick(w, local))
 			return false;
 	}
 	if (!w->role.wait_behind && !publish_local_wm(w))
 		return false;
-	if (!ld_worker_exec(w->provider, "select pgq.finish_batch($1)", 1, params) ||
-		!ld_worker_exec(w->provider, "commit", 0, NULL))
+	if (!ld_worker_exec(w->provider, "select pgq.finish_batch($1)", 1, params))
 		return false;
 	w->had_work = true;
 	return true;

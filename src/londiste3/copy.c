@@ -181,13 +181,18 @@ wait_for_source(PGconn *src, const LdCopyRequest *req)
 	}
 }
 
+/* sql may hold several statements (saved DDL): the simple protocol */
 static bool
 run(PGconn *conn, const char *sql)
 {
-	PGresult   *res = sky_db_exec(conn, sql, 0, NULL);
+	PGresult   *res = PQexec(conn, sql);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
+		PQresultStatus(res) == PGRES_TUPLES_OK;
 
+	if (!ok)
+		sky_log(SKY_LOG_ERROR, "query failed: %s", PQerrorMessage(conn));
 	PQclear(res);
-	return res != NULL;
+	return ok;
 }
 
 /*

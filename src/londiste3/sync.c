@@ -24,63 +24,6 @@
 /* copy processes allowed at once per table group (attr max_parallel_copy) */
 #define DEFAULT_MAX_PARALLEL_COPY 8
 
-static LdTxidSnapshot *
-snapshot_parse(const char *text)
-{
-	LdTxidSnapshot *snap = pg_malloc0(sizeof(LdTxidSnapshot));
-	const char *p = text;
-	char	   *end;
-
-	snap->xmin = strtoll(p, &end, 10);
-	if (end == p || *end != ':')
-		goto bad;
-	p = end + 1;
-	snap->xmax = strtoll(p, &end, 10);
-	if (end == p || *end != ':')
-		goto bad;
-	p = end + 1;
-	while (*p)
-	{
-		int64_t		xid = strtoll(p, &end, 10);
-
-		if (end == p || (*end != ',' && *end != '\0'))
-			goto bad;
-		snap->xip = pg_realloc(snap->xip, sizeof(int64_t) * (snap->nxip + 1));
-		snap->xip[snap->nxip++] = xid;
-		p = *end == ',' ? end + 1 : end;
-	}
-	return snap;
-bad:
-	pg_free(snap->xip);
-	pg_free(snap);
-	return NULL;
-}
-
-static void
-snapshot_free(LdTxidSnapshot *snap)
-{
-	if (snap == NULL)
-		return;
-	pg_free(snap->xip);
-	pg_free(snap);
-}
-
-/* was txid committed when the snapshot was taken (the copy saw it)? */
-static bool
-snapshot_contains(const LdTxidSnapshot *snap, int64_t txid)
-{
-	int			i;
-
-	if (txid < snap->xmin)
-		return true;
-	if (txid >= snap->xmax)
-		return false;
-	for (i = 0; i < snap->nxip; i++)
-		if (snap->xip[i] == txid)
-			return false;
-	return true;
-}
-
 /*
  * Change the table's copy snapshot (NULL: none).  A change resets the
  * count of batches seen with it and marks the table for storing.
@@ -93,12 +36,12 @@ ld_table_set_snapshot(LdTable *t, const char *text)
 		 strcmp(t->snapshot_text, text) == 0))
 		return;
 	pg_free(t->snapshot_text);
-	snapshot_free(t->snapshot);
+	ld_snapshot_free(t->snapshot);
 	t->snapshot_text = text ? pg_strdup(text) : NULL;
 	t->snapshot = NULL;
 	if (text != NULL)
 	{
-		t->snapshot = snapshot_parse(text);
+		t->snapshot = ld_snapshot_parse(text);
 		if (t->snapshot == NULL)
 			sky_log(SKY_LOG_WARNING, "%s: malformed copy snapshot \"%s\", ignored",
 					t->name, text);
@@ -175,7 +118,7 @@ table_clear(LdTable *t)
 	pg_free(t->name);
 	pg_free(t->dest_table);
 	pg_free(t->snapshot_text);
-	snapshot_free(t->snapshot);
+	ld_snapshot_free(t->snapshot);
 	if (t->attrs)
 		pgq_dict_free(t->attrs);
 	pg_free(t->copy_role);
@@ -260,7 +203,7 @@ ld_tables_load(LdWorker *w, PGconn *local)
 		else
 		{
 			pg_free(t->snapshot_text);
-			snapshot_free(t->snapshot);
+			ld_snapshot_free(t->snapshot);
 			t->snapshot_text = NULL;
 			t->snapshot = NULL;
 			ld_table_set_snapshot(t, field(res, i, "custom_snapshot"));
@@ -373,7 +316,7 @@ ld_table_interesting(LdWorker *w, LdTable *t, const PgqEvent *ev)
 
 	if (t->snapshot == NULL)
 		return true;
-	if (snapshot_contains(t->snapshot, ev->txid))
+	if (ld_snapshot_contains(t->snapshot, ev->txid))
 		return false;
 	if (w->cur_tick != t->last_tick)
 	{
@@ -508,7 +451,7 @@ sync_main(LdWorker *w, PGconn *local, bool *loop)
 			*loop = true;
 		}
 	}
-	return true;
+	return ld_sync_launch_copies(w, local, loop);
 }
 
 /*
@@ -526,7 +469,14 @@ ld_tables_sync(LdWorker *w, PGconn *local, bool *exit_now)
 	{
 		bool		loop;
 
-		if (!sync_main(w, local, &loop))
+		if (w->copy_process)
+		{
+			if (!ld_sync_copy_process(w, local, &loop, exit_now))
+				return false;
+			if (*exit_now)
+				return true;
+		}
+		else if (!sync_main(w, local, &loop))
 			return false;
 		if (!loop)
 			return true;

@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *	  londiste3 commands: worker, the replay daemon of a node.
+ *	  londiste3 commands: worker, the replay daemon of a node, and copy,
+ *	  the process the worker starts for a table's initial copy
+ *	  (copy_process.c).
  *
  * The daemon loop is the framework's (sky_script_loop): one batch per
  * round (cascade_worker.c).  After a failure both connections' open
@@ -142,6 +144,17 @@ worker_work(SkyScript *script, void *arg)
 	LdWorker   *w = arg;
 	bool		had_batch;
 
+	if (w->copy_process && !w->copy_registered)
+	{
+		PGconn	   *local = ld_worker_local(w);
+
+		if (local == NULL || !ld_copy_register(w, local))
+		{
+			worker_failed(w);
+			return SKY_WORK_FAILED;
+		}
+		w->copy_registered = true;
+	}
 	if (!ld_worker_batch(w, &had_batch))
 	{
 		worker_failed(w);
@@ -189,7 +202,33 @@ cmd_worker(Londiste *ld)
 	return rc;
 }
 
+/* "copy TABLE": the initial copy of a table, started by the worker */
+static int
+cmd_copy(Londiste *ld)
+{
+	LdWorker	w;
+	int			rc;
+
+	if (ld->nargs < 1)
+	{
+		sky_log(SKY_LOG_ERROR, "londiste copy requires table name");
+		return LD_EXIT_ERROR;
+	}
+	worker_init(&w, ld);
+	w.copy_process = true;
+	w.copy_table = ld_make_fqname(ld->args[0]);
+	pg_free(w.consumer_name);
+	w.consumer_name = psprintf("%s.copy.%s", ld->consumer_name, w.copy_table);
+	if (!worker_reload(&ld->script, &w))
+		return LD_EXIT_ERROR;
+	rc = sky_script_loop(&ld->script, worker_work, worker_reload, &w);
+	pg_free(w.copy_table);
+	worker_free(&w);
+	return rc;
+}
+
 const LondisteCommand ld_worker_commands[] = {
 	{"worker", 0, "", LD_PIDFILE_MAIN, cmd_worker},
+	{"copy", -1, "table", LD_PIDFILE_COPY, cmd_copy},
 	{NULL}
 };

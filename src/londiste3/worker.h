@@ -9,6 +9,7 @@
  *						events copied downstream, branch ticks, cascade
  *						events, watermarks
  *	sync.c				table states (londiste.md 1.6, 3.3), snapshot filter
+ *	copy_process.c		copies started by the worker, the copy process
  *	replay.c			row events as SQL (replay.h)
  *	apply.c				LdApply, the statements' way to the local node
  *
@@ -19,6 +20,7 @@
 #ifndef LONDISTE_WORKER_H
 #define LONDISTE_WORKER_H
 
+#include "londiste3/copy.h"
 #include "londiste3/handler.h"
 #include "pqexpbuffer.h"
 
@@ -33,15 +35,6 @@ typedef enum LdTableState
 	LD_TABLE_OK
 } LdTableState;
 
-/* a copy snapshot "xmin:xmax:xip,..." */
-typedef struct LdTxidSnapshot
-{
-	int64_t		xmin;
-	int64_t		xmax;
-	int			nxip;
-	int64_t    *xip;
-} LdTxidSnapshot;
-
 /* one local table of the queue, as the worker tracks it */
 typedef struct LdTable
 {
@@ -50,7 +43,7 @@ typedef struct LdTable
 	LdTableState state;
 	int64_t		sync_tick;		/* of wanna-sync:N / do-sync:N */
 	char	   *snapshot_text;	/* custom_snapshot, NULL if none */
-	LdTxidSnapshot *snapshot;
+	LdSnapshot *snapshot;
 	PgqDict    *attrs;
 	char	   *copy_role;
 	int			copy_pos;
@@ -122,6 +115,7 @@ typedef struct LdWorker
 	int			ncopy;
 
 	bool		code_checked;
+	bool		copy_registered;	/* copy process: consumer registered */
 	double		local_wm_time;
 	double		global_wm_time;
 	double		local_wm_period;
@@ -140,6 +134,9 @@ extern bool ld_worker_exec(PGconn *conn, const char *sql, int nparams,
 extern bool ld_worker_rollback(PGconn *conn);
 
 /* cascade_worker.c */
+extern bool ld_worker_exec_script(PGconn *conn, const char *sql);
+
+/* cascade_worker.c */
 extern bool ld_worker_batch(LdWorker *w, bool *had_batch);
 
 /* sync.c */
@@ -153,6 +150,12 @@ extern bool ld_tables_handover_pending(LdWorker *w);
 extern void ld_tables_gc_snapshots(LdWorker *w);
 extern void ld_table_set_snapshot(LdTable *t, const char *text);
 extern const char *ld_table_state_text(const LdTable *t, char *buf, size_t len);
+
+/* copy_process.c */
+extern bool ld_sync_launch_copies(LdWorker *w, PGconn *local, bool *loop);
+extern bool ld_sync_copy_process(LdWorker *w, PGconn *local, bool *loop,
+								 bool *exit_now);
+extern bool ld_copy_register(LdWorker *w, PGconn *local);
 
 /* apply.c */
 extern LdApply *ld_apply_new(void);
