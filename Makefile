@@ -144,7 +144,8 @@ $(foreach t,$(UPDATE_TEMPLATES),$(eval $(call update_rule,$(t))))
 # where they are installed: CLIENT_BINDIR, /usr/local/bin by default).  They
 # are built one after the other because they share src/framework's
 # objects.  test/framework holds a test-only program on the same objects,
-# and test/libpgq one on the consumer library, built after them and never
+# test/libpgq one on the consumer library, and test/londiste3/* probes of
+# londiste3's table handlers and initial copy, built after them and never
 # installed.
 # The consumer library comes first: the programs on it link its archive.
 CLIENT_DIRS = $(patsubst %/Makefile,%,$(wildcard src/libpgq/Makefile) \
@@ -164,6 +165,10 @@ clients-all clients-install clients-uninstall clients-clean:
 probe-all: clients-all
 	$(MAKE) -C test/framework PG_CONFIG=$(PG_CONFIG)
 	$(MAKE) -C test/libpgq PG_CONFIG=$(PG_CONFIG)
+	$(MAKE) -C test/londiste3/handlers PG_CONFIG=$(PG_CONFIG)
+	$(MAKE) -C test/londiste3/copy PG_CONFIG=$(PG_CONFIG)
 probe-clean: clients-clean
 	$(MAKE) -C test/framework PG_CONFIG=$(PG_CONFIG) clean
 	$(MAKE) -C test/libpgq PG_CONFIG=$(PG_CONFIG) clean
+	$(MAKE) -C test/londiste3/handlers PG_CONFIG=$(PG_CONFIG) clean
+	$(MAKE) -C test/londiste3/copy PG_CONFIG=$(PG_CONFIG) clean

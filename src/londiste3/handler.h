@@ -41,11 +41,21 @@ typedef struct LdHandlerClass
 	const char *const *args;	/* accepted arguments, NULL-ended; NULL: any */
 	size_t		private_size;	/* bytes of LdHandler.private, zeroed */
 
+	/*
+	 * Checks the arguments' values and sets up h->private; false (with the
+	 * error logged) rejects the handler string.  May be NULL.
+	 */
+	bool		(*init) (LdHandler *h);
+
 	/* may be NULL: defaults are "needs the table" and no trigger args */
 	bool		(*needs_table) (const LdHandler *h);
 	void		(*add_trigger_args) (const LdHandler *h, LdStringList *args);
 
-	/* the worker's hooks; NULL means nothing to do */
+	/*
+	 * The worker's hooks; NULL means nothing to do.  prepare_batch is
+	 * called once per batch, before the table's first event (or its first
+	 * copy_event); finish_batch at the end of a batch that called it.
+	 */
 	bool		(*prepare_batch) (LdHandler *h, LdApply *apply);
 	bool		(*process_event) (LdHandler *h, LdApply *apply, const PgqEvent *ev);
 	bool		(*finish_batch) (LdHandler *h, LdApply *apply);
@@ -53,6 +63,17 @@ typedef struct LdHandlerClass
 	char	   *(*copy_condition) (LdHandler *h);
 	/* event as copied to the node's own queue: the event, a rewrite, or NULL to drop */
 	const PgqEvent *(*copy_event) (LdHandler *h, const PgqEvent *ev);
+
+	/*
+	 * The initial copy's columns: on entry both lists hold the columns
+	 * common to source and destination; the hook may drop some or rename
+	 * the destination's.  False: the handler copies no data at all.
+	 */
+	bool		(*copy_columns) (LdHandler *h, LdStringList *src_cols,
+								 LdStringList *dst_cols);
+	/* rewrite one COPY text row (no newline) of src_cols; palloc'd, NULL on error */
+	char	   *(*copy_row) (LdHandler *h, const char *row,
+							 const LdStringList *src_cols);
 	void		(*free_private) (LdHandler *h);
 } LdHandlerClass;
 
@@ -62,6 +83,9 @@ struct LdHandler
 	char	   *table_name;		/* global fq name (ev_extra1) */
 	char	   *dest_table;		/* local fq name */
 	PgqDict    *args;
+	Londiste   *ld;				/* config and the local connection */
+	/* the batch being replayed: the worker sets it before prepare_batch */
+	const PgqBatchInfo *batch;
 	void	   *private;
 };
 
@@ -72,9 +96,25 @@ extern const LdHandlerClass *ld_handler_class(Londiste *ld, const char *name);
 extern LdHandler *ld_handler_new(Londiste *ld, const char *spec,
 								 const char *table_name,
 								 const char *dest_table);
+extern LdHandler *ld_handler_create(Londiste *ld, const LdHandlerClass *cls,
+									PgqDict *args, const char *table_name,
+									const char *dest_table);
 extern void ld_handler_free(LdHandler *h);
 extern bool ld_handler_needs_table(const LdHandler *h);
 extern void ld_handler_list(Londiste *ld, const LdHandlerClass ***classes,
 							int *n);
+
+/*
+ * handler.c: the initial copy as the handler wants it (the copy code calls
+ * these rather than the hooks): ld_handler_copy_columns() narrows or
+ * renames the columns, false meaning "copy nothing"; ld_handler_copy_row()
+ * returns the row to send (a copy of the row when the handler keeps it),
+ * or NULL (logged) when the row cannot be rewritten: the copy fails.
+ */
+extern bool ld_handler_copy_columns(LdHandler *h, LdStringList *src_cols,
+									LdStringList *dst_cols);
+extern bool ld_handler_rewrites_copy(const LdHandler *h);
+extern char *ld_handler_copy_row(LdHandler *h, const char *row,
+								 const LdStringList *src_cols);
 
 #endif							/* LONDISTE_HANDLER_H */
