@@ -384,19 +384,62 @@ finish_copy_out(PGconn *src, int last)
 }
 
 /*
+ * One row of the COPY TO as the handler wants it copied (obfuscate
+ * rewrites rows): into *row, newline-terminated.  Without a rewriting
+ * handler the row is sent as it came.
+ */
+typedef struct RowRewrite
+{
+	LdHandler  *handler;		/* NULL: rows are not rewritten */
+	const LdStringList *cols;	/* the source columns of a row */
+	PQExpBufferData row;
+} RowRewrite;
+
+static bool
+rewrite_row(RowRewrite *rw, const char *buf, int len, const char **out,
+			int *outlen)
+{
+	char	   *line;
+	char	   *rewritten;
+
+	if (rw->handler == NULL)
+	{
+		*out = buf;
+		*outlen = len;
+		return true;
+	}
+	line = pnstrdup(buf, len > 0 && buf[len - 1] == '\n' ? len - 1 : len);
+	rewritten = ld_handler_copy_row(rw->handler, line, rw->cols);
+	pg_free(line);
+	if (rewritten == NULL)
+		return false;
+	resetPQExpBuffer(&rw->row);
+	appendPQExpBuffer(&rw->row, "%s\n", rewritten);
+	pg_free(rewritten);
+	*out = rw->row.data;
+	*outlen = rw->row.len;
+	return true;
+}
+
+/*
  * The rows of the running COPY TO on src into the COPY FROM on dst, as
  * they come.
  */
 static bool
-stream_rows(PGconn *src, PGconn *dst, int64_t *bytes, int64_t *rows)
+stream_rows(PGconn *src, PGconn *dst, RowRewrite *rw, int64_t *bytes,
+			int64_t *rows)
 {
 	char	   *buf;
 	int			len;
 
 	while ((len = PQgetCopyData(src, &buf, 0)) > 0)
 	{
-		int			sent = PQputCopyData(dst, buf, len);
+		const char *out;
+		int			outlen;
+		int			sent = 0;
 
+		if (rewrite_row(rw, buf, len, &out, &outlen))
+			sent = PQputCopyData(dst, out, outlen);
 		PQfreemem(buf);
 		if (sent != 1)
 		{
@@ -421,7 +464,7 @@ stream_rows(PGconn *src, PGconn *dst, int64_t *bytes, int64_t *rows)
  */
 static bool
 parallel_rows(Londiste *ld, PGconn *src, const char *copy_in, int nwriters,
-			  int64_t *bytes, int64_t *rows)
+			  RowRewrite *rw, int64_t *bytes, int64_t *rows)
 {
 	PGconn	  **writers = pg_malloc0(nwriters * sizeof(PGconn *));
 	PQExpBufferData block;
@@ -444,8 +487,15 @@ parallel_rows(Londiste *ld, PGconn *src, const char *copy_in, int nwriters,
 	}
 	while (ok && (len = PQgetCopyData(src, &buf, 0)) > 0)
 	{
-		appendBinaryPQExpBuffer(&block, buf, len);
+		const char *out;
+		int			outlen;
+
+		ok = rewrite_row(rw, buf, len, &out, &outlen);
+		if (ok)
+			appendBinaryPQExpBuffer(&block, out, outlen);
 		PQfreemem(buf);
+		if (!ok)
+			break;
 		*bytes += len;
 		(*rows)++;
 		if (block.len >= WRITER_BLOCK_SIZE)
@@ -477,6 +527,67 @@ parallel_rows(Londiste *ld, PGconn *src, const char *copy_in, int nwriters,
 	return ok;
 }
 
+/*
+ * The names of a list of quoted identifiers, as common_columns() makes
+ * it ("a","b"), into names.
+ */
+static void
+split_columns(const char *columns, LdStringList *names)
+{
+	const char *p = columns;
+	PQExpBufferData name;
+
+	initPQExpBuffer(&name);
+	while (*p == '"')
+	{
+		resetPQExpBuffer(&name);
+		for (p++; *p && !(p[0] == '"' && p[1] != '"'); p++)
+		{
+			if (p[0] == '"')
+				p++;			/* a doubled quote */
+			appendPQExpBufferChar(&name, *p);
+		}
+		names->items = pg_realloc(names->items, sizeof(char *) * (names->n + 1));
+		names->items[names->n++] = pg_strdup(name.data);
+		if (*p == '"')
+			p++;
+		if (*p == ',')
+			p++;
+	}
+	termPQExpBuffer(&name);
+}
+
+/* names as a list of quoted identifiers */
+static char *
+join_columns(PGconn *conn, const LdStringList *names)
+{
+	PQExpBufferData buf;
+	char	   *result;
+	int			i;
+
+	initPQExpBuffer(&buf);
+	for (i = 0; i < names->n; i++)
+	{
+		char	   *q = PQescapeIdentifier(conn, names->items[i], strlen(names->items[i]));
+
+		appendPQExpBuffer(&buf, "%s%s", i > 0 ? "," : "", q);
+		PQfreemem(q);
+	}
+	result = pg_strdup(buf.data);
+	termPQExpBuffer(&buf);
+	return result;
+}
+
+static void
+free_names(LdStringList *names)
+{
+	int			i;
+
+	for (i = 0; i < names->n; i++)
+		pg_free(names->items[i]);
+	pg_free(names->items);
+}
+
 /* step 4: the rows themselves */
 static bool
 copy_rows(Londiste *ld, PGconn *src, PGconn *dst, const LdCopyRequest *req,
@@ -485,37 +596,74 @@ copy_rows(Londiste *ld, PGconn *src, PGconn *dst, const LdCopyRequest *req,
 	char	   *qsrc = ld_quote_fqident(src, src_table, NULL);
 	char	   *qdst = ld_quote_fqident(dst, req->dest_table, NULL);
 	char	   *condition = NULL;
-	char	   *copy_out;
-	char	   *copy_in;
+	char	   *copy_out = NULL;
+	char	   *copy_in = NULL;
+	LdStringList src_names = {0};
+	LdStringList dst_names = {0};
+	char	   *src_cols;
+	char	   *dst_cols;
+	RowRewrite	rw = {0};
 	int64_t		bytes = 0;
 	int64_t		rows = 0;
-	bool		ok;
+	bool		ok = true;
+
+	/* the handler may narrow or rename the columns, or copy nothing */
+	split_columns(columns, &src_names);
+	split_columns(columns, &dst_names);
+	if (req->handler != NULL &&
+		!ld_handler_copy_columns(req->handler, &src_names, &dst_names))
+	{
+		sky_log(SKY_LOG_INFO, "%s: the handler copies no data", req->table_name);
+		goto done;
+	}
+	if (src_names.n == 0)
+	{
+		sky_log(SKY_LOG_ERROR, "Table %s: the handler leaves no columns to copy",
+				req->table_name);
+		ok = false;
+		goto done;
+	}
+	if (req->handler != NULL && ld_handler_rewrites_copy(req->handler))
+	{
+		rw.handler = req->handler;
+		rw.cols = &src_names;
+		initPQExpBuffer(&rw.row);
+	}
+	src_cols = join_columns(src, &src_names);
+	dst_cols = join_columns(dst, &dst_names);
 
 	if (req->handler != NULL && req->handler->cls->copy_condition != NULL)
 		condition = req->handler->cls->copy_condition(req->handler);
 	if (condition != NULL && condition[0] != '\0')
 		copy_out = psprintf("COPY (SELECT %s FROM ONLY %s WHERE %s) TO stdout",
-							columns, qsrc, condition);
+							src_cols, qsrc, condition);
 	else
-		copy_out = psprintf("COPY %s (%s) TO stdout", qsrc, columns);
-	copy_in = psprintf("COPY %s (%s) FROM stdin", qdst, columns);
+		copy_out = psprintf("COPY %s (%s) TO stdout", qsrc, src_cols);
+	copy_in = psprintf("COPY %s (%s) FROM stdin", qdst, dst_cols);
+	pg_free(src_cols);
+	pg_free(dst_cols);
 	sky_log(SKY_LOG_DEBUG, "%s", copy_out);
 
 	ok = start_copy(src, copy_out, PGRES_COPY_OUT);
 	if (ok && req->writers > 0)
 	{
 		sky_log(SKY_LOG_INFO, "%s: start threaded copy", req->table_name);
-		ok = parallel_rows(ld, src, copy_in, req->writers, &bytes, &rows);
+		ok = parallel_rows(ld, src, copy_in, req->writers, &rw, &bytes, &rows);
 	}
 	else if (ok)
 	{
 		sky_log(SKY_LOG_INFO, "%s: start copy", req->table_name);
 		ok = start_copy(dst, copy_in, PGRES_COPY_IN) &&
-			stream_rows(src, dst, &bytes, &rows);
+			stream_rows(src, dst, &rw, &bytes, &rows);
 	}
 	if (ok)
 		sky_log(SKY_LOG_INFO, "%s: copy finished: %lld bytes, %lld rows",
 				req->table_name, (long long) bytes, (long long) rows);
+done:
+	if (rw.handler != NULL)
+		termPQExpBuffer(&rw.row);
+	free_names(&src_names);
+	free_names(&dst_names);
 	pg_free(qsrc);
 	pg_free(qdst);
 	pg_free(condition);

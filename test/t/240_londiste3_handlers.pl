@@ -313,6 +313,15 @@ like($err, qr/Specify hash key field as hash_key argument/, 'shard: key required
 like($out, qr/^needs_table: no$/m, 'part with disable_replay: no table needed');
 unlike($out, qr/^SQL:/m, 'part with disable_replay: nothing applied');
 like($out, qr/^copy_columns: none$/m, 'part with disable_replay: nothing copied');
+rows('c', 'truncate sh');
+($rc, $out, $err) = ours('public.sh', 'shard(key=id,encoding=utf8)',
+	"batch 4 x\nevent I:id\tid=7&v=%ff%e2%82x%c3%a4\tpublic.sh\t\\N\thash=$hmine\nfinish\n");
+is($rc, 0, 'shard with encoding=utf8: invalid UTF-8 applied') or diag($err);
+is(rows('c', "select encode(convert_to(v, 'UTF8'), 'hex') from sh where id = 7"),
+	'efbfbdefbfbd78c3a4', 'shard with encoding=utf8: one U+FFFD per invalid sequence');
+like($err, qr/Fixed invalid UTF8 in column <public\.sh\.v>/, 'shard: the repair is logged');
+($rc, $out, $err) = ours('public.sh', 'shard(key=id,encoding=latin1)', '');
+like($err, qr/only utf8 supported/, 'shard: other encodings refused');
 rows('c', 'update partconf.conf set shard_mask = 2, shard_count = 3');
 ($rc, $out, $err) = ours('public.sh', 'shard(key=id)', $shard_script);
 like($err, qr/Invalid shard info/, 'shard: shard_count must be shard_mask + 1, a power of 2');
@@ -361,8 +370,12 @@ PY
 	like($out, qr/^copy_columns: id>id name>name doc>doc h64>h64$/m,
 		"obfuscate, key '$key': the copy leaves out skipped columns");
 }
-($rc, $out, $err) = ours('public.t', 'obfuscate', '');
+($rc, $out, $err) = ours('public.t', 'obfuscate', "copy_columns id,v\n"
+	  . "copy_row id,v 1\tx\nbatch 1 x\nevent I:id\tid=1\tpublic.t\nfinish\n");
+like($out, qr/^copy_columns: id>id v>v\ncopy_row: None\nFAILED$/m,
+	'obfuscate: a table missing from the map fails its copy and its events');
 like($err, qr/Source table not in obf_map: public\.t/, 'obfuscate: table missing from the map');
+isnt($rc, 0, 'obfuscate: the batch fails');
 ($rc, $out, $err) = ours('public.ob', 'obfuscate', '', "obfuscator_key = " . ('k' x 33) . "\n");
 like($err, qr/obfuscator_key is longer than 32 bytes/, 'obfuscate: key too long');
 open($yf, '>', "$tmp/bad.yaml") or die;

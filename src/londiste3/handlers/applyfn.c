@@ -33,7 +33,7 @@ applyfn_setup(LdHandler *h, const char *func, const char *conf)
 		sky_log(SKY_LOG_ERROR, "handler %s needs func_name", h->cls->name);
 		return false;
 	}
-	af->qfunc = ld_quote_fqident(func);
+	af->qfunc = ld_sql_fqident(func);
 	af->conf = pg_strdup(conf ? conf : "");
 	return true;
 }
@@ -138,7 +138,7 @@ applyfn_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 	{
 		if (i > 0)
 			appendPQExpBufferStr(&sql, ", ");
-		ld_append_literal(&sql, args[i]);
+		ld_sql_literal(&sql, args[i]);
 	}
 	appendPQExpBufferStr(&sql, ");");
 	sky_log(SKY_LOG_DEBUG, "applyfn.sql: %s", sql.data);
@@ -171,7 +171,7 @@ const LdHandlerClass ld_handler_applyfn = {
 static void
 multimaster_trigger_args(const LdHandler *h, LdStringList *args)
 {
-	ld_list_add(args, "no_merge");
+	ld_names_add(args, "no_merge");
 }
 
 const LdHandlerClass ld_handler_multimaster = {

@@ -62,8 +62,8 @@ bulk_free(LdHandler *h)
 	if (b->rows == NULL)
 		return;
 	ld_rowmap_free(b->rows);
-	ld_list_reset(&b->pkeys);
-	ld_list_reset(&b->cols);
+	ld_names_reset(&b->pkeys);
+	ld_names_reset(&b->cols);
 	ld_bulk_term(&b->load);
 }
 
@@ -88,16 +88,16 @@ bulk_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 
 	if (!ld_parse_row_event(h, ev, &op, &evkeys, &row))
 	{
-		ld_list_reset(&evkeys);
+		ld_names_reset(&evkeys);
 		return false;
 	}
 	if (!b->have_pkeys)
 	{
 		for (i = 0; i < evkeys.n; i++)
-			ld_list_add(&b->pkeys, evkeys.items[i]);
+			ld_names_add(&b->pkeys, evkeys.items[i]);
 		b->have_pkeys = true;
 	}
-	ld_list_reset(&evkeys);
+	ld_names_reset(&evkeys);
 
 	if (b->pkeys.n > 0)
 		entry = ld_rowmap_get(b->rows, row, &b->pkeys);
@@ -110,9 +110,9 @@ bulk_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 
 		snprintf(seq, sizeof(seq), "%lld", (long long) b->fake_seq++);
 		pgq_dict_set(fake, "seq", seq);
-		ld_list_add(&fake_key, "seq");
+		ld_names_add(&fake_key, "seq");
 		entry = ld_rowmap_get(b->rows, fake, &fake_key);
-		ld_list_reset(&fake_key);
+		ld_names_reset(&fake_key);
 		pgq_dict_free(fake);
 	}
 	else
@@ -123,9 +123,9 @@ bulk_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 	}
 
 	/* the column list follows the latest event (columns may be added) */
-	ld_list_reset(&b->cols);
+	ld_names_reset(&b->cols);
 	for (i = 0; i < pgq_dict_count(row); i++)
-		ld_list_add(&b->cols, pgq_dict_key(row, i));
+		ld_names_add(&b->cols, pgq_dict_key(row, i));
 
 	if (entry->first_op == 0)
 	{
@@ -154,10 +154,10 @@ bulk_finish(LdHandler *h, LdApply *apply)
 		return true;
 	/* key columns first */
 	for (i = 0; i < b->pkeys.n; i++)
-		ld_list_add(&cols, b->pkeys.items[i]);
+		ld_names_add(&cols, b->pkeys.items[i]);
 	for (i = 0; i < b->cols.n; i++)
-		if (!ld_list_contains(&b->pkeys, b->cols.items[i]))
-			ld_list_add(&cols, b->cols.items[i]);
+		if (!ld_names_contains(&b->pkeys, b->cols.items[i]))
+			ld_names_add(&cols, b->cols.items[i]);
 
 	for (i = 0; i < ld_rowmap_size(b->rows); i++)
 	{
@@ -188,7 +188,7 @@ bulk_finish(LdHandler *h, LdApply *apply)
 	b->load.analyze = false;
 	b->load.check_counts = true;
 	ok = ld_bulk_run(apply, &b->load);
-	ld_list_reset(&cols);
+	ld_names_reset(&cols);
 	ld_rowmap_reset(b->rows);
 	return ok;
 }

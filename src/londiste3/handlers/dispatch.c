@@ -75,6 +75,7 @@ typedef struct Dispatch
 	bool		bulk;
 	int			method;
 	bool		analyze;
+	bool		fix_utf8;		/* encoding=utf8 */
 	LdStringList skip_fields;
 	LdStringList map_from;		/* fields=a:b,... as two lists; none: all */
 	LdStringList map_to;
@@ -155,7 +156,8 @@ dispatch_init(LdHandler *h)
 	if (!conf_choice(h, "table_mode", preset->table_mode, table_modes, &value))
 		return false;
 	d->table_mode = value[0];
-	if (!conf_flag(h, "analyze", &d->analyze))
+	if (!conf_flag(h, "analyze", &d->analyze) ||
+		!ld_check_encoding(h, &d->fix_utf8))
 		return false;
 	if (d->table_mode == 'p')
 	{
@@ -194,7 +196,7 @@ dispatch_init(LdHandler *h)
 	{
 		LdStringList types = {0};
 
-		ld_list_split(&types, value, ',');
+		ld_names_split(&types, value, ',');
 		for (i = 0; i < types.n; i++)
 		{
 			char	   *t = types.items[i];
@@ -202,17 +204,17 @@ dispatch_init(LdHandler *h)
 			if (strlen(t) != 1 || strchr("IUDiud", t[0]) == NULL)
 			{
 				sky_log(SKY_LOG_ERROR, "Unsupported operation: %s", t);
-				ld_list_reset(&types);
+				ld_names_reset(&types);
 				return false;
 			}
 			if (strchr(d->event_types, pg_ascii_toupper(t[0])) == NULL)
 				d->event_types[strlen(d->event_types)] = pg_ascii_toupper(t[0]);
 		}
-		ld_list_reset(&types);
+		ld_names_reset(&types);
 	}
 
 	value = conf_value(h, "skip_fields", NULL, "");
-	ld_list_split(&d->skip_fields, value, ',');
+	ld_names_split(&d->skip_fields, value, ',');
 	for (i = 0; i < d->skip_fields.n; i++)
 	{
 		char	   *f = d->skip_fields.items[i];
@@ -229,17 +231,17 @@ dispatch_init(LdHandler *h)
 	value = conf_value(h, "fields", NULL, "*");
 	if (strcmp(value, "*") != 0)
 	{
-		ld_list_split(&fields, value, ',');
+		ld_names_split(&fields, value, ',');
 		for (i = 0; i < fields.n; i++)
 		{
 			char	   *colon = strchr(fields.items[i], ':');
 
 			if (colon != NULL)
 				*colon = '\0';
-			ld_list_add(&d->map_from, fields.items[i]);
-			ld_list_add(&d->map_to, colon ? colon + 1 : fields.items[i]);
+			ld_names_add(&d->map_from, fields.items[i]);
+			ld_names_add(&d->map_to, colon ? colon + 1 : fields.items[i]);
 		}
-		ld_list_reset(&fields);
+		ld_names_reset(&fields);
 	}
 
 	/* table= names the destination, as --dest-table would */
@@ -249,7 +251,7 @@ dispatch_init(LdHandler *h)
 		pg_free(h->dest_table);
 		h->dest_table = pg_strdup(table);
 	}
-	d->qparent = ld_quote_fqident(h->dest_table);
+	d->qparent = ld_sql_fqident(h->dest_table);
 	ld_bulk_init(&d->load);
 	return true;
 }
@@ -265,7 +267,7 @@ drop_tables(Dispatch *d)
 		pg_free(d->tables[i].qname);
 		termPQExpBuffer(&d->tables[i].sql);
 		ld_rowmap_free(d->tables[i].rows);
-		ld_list_reset(&d->tables[i].fields);
+		ld_names_reset(&d->tables[i].fields);
 	}
 	pg_free(d->tables);
 	d->tables = NULL;
@@ -278,11 +280,11 @@ dispatch_free(LdHandler *h)
 	Dispatch   *d = h->private;
 
 	drop_tables(d);
-	ld_list_reset(&d->skip_fields);
-	ld_list_reset(&d->map_from);
-	ld_list_reset(&d->map_to);
-	ld_list_reset(&d->pkeys);
-	ld_list_reset(&d->ignored);
+	ld_names_reset(&d->skip_fields);
+	ld_names_reset(&d->map_from);
+	ld_names_reset(&d->map_to);
+	ld_names_reset(&d->pkeys);
+	ld_names_reset(&d->ignored);
 	pg_free(d->qparent);
 	if (d->load.del.data != NULL)
 		ld_bulk_term(&d->load);
@@ -308,7 +310,7 @@ filter_row(Dispatch *d, PgqDict *row)
 		{
 			const char *value = NULL;
 
-			if (!ld_list_contains(&d->skip_fields, d->map_from.items[i]))
+			if (!ld_names_contains(&d->skip_fields, d->map_from.items[i]))
 				pgq_dict_get(row, d->map_from.items[i], &value);
 			pgq_dict_set(out, d->map_to.items[i], value);
 		}
@@ -316,7 +318,7 @@ filter_row(Dispatch *d, PgqDict *row)
 	else
 	{
 		for (i = 0; i < pgq_dict_count(row); i++)
-			if (!ld_list_contains(&d->skip_fields, pgq_dict_key(row, i)))
+			if (!ld_names_contains(&d->skip_fields, pgq_dict_key(row, i)))
 				pgq_dict_set(out, pgq_dict_key(row, i), pgq_dict_value(row, i));
 	}
 	pgq_dict_free(row);
@@ -333,17 +335,17 @@ filter_pkeys(Dispatch *d, const LdStringList *pkeys)
 	{
 		const char *pk = pkeys->items[i];
 
-		if (ld_list_contains(&d->skip_fields, pk))
+		if (ld_names_contains(&d->skip_fields, pk))
 			continue;
 		if (d->map_from.n == 0)
 		{
-			ld_list_add(&d->pkeys, pk);
+			ld_names_add(&d->pkeys, pk);
 			continue;
 		}
 		for (j = 0; j < d->map_from.n; j++)
 			if (strcmp(d->map_from.items[j], pk) == 0)
 			{
-				ld_list_add(&d->pkeys, d->map_to.items[j]);
+				ld_names_add(&d->pkeys, d->map_to.items[j]);
 				break;
 			}
 	}
@@ -583,7 +585,7 @@ check_part(LdHandler *h, LdApply *apply, const char *dst, const char *part_time)
 		if (found)
 		{
 			sky_log(SKY_LOG_INFO, "Ignored table: %s", dst);
-			ld_list_add(&d->ignored, dst);
+			ld_names_add(&d->ignored, dst);
 			return true;
 		}
 	}
@@ -591,7 +593,7 @@ check_part(LdHandler *h, LdApply *apply, const char *dst, const char *part_time)
 	if (found != 0)
 		return found > 0;
 
-	qdst = ld_quote_fqident(dst);
+	qdst = ld_sql_fqident(dst);
 	vals = pgq_dict_new();
 	pgq_dict_set(vals, "dest", qdst);
 	pgq_dict_set(vals, "part", qdst);
@@ -677,7 +679,7 @@ check_part(LdHandler *h, LdApply *apply, const char *dst, const char *part_time)
 
 			if (!d->ignore_old_events)
 				continue;
-			ld_list_add(&d->ignored, dropped);
+			ld_names_add(&d->ignored, dropped);
 			for (i = 0; i < d->ntables; i++)
 				if (strcmp(d->tables[i].name, dropped) == 0)
 				{
@@ -721,7 +723,7 @@ add_table(LdHandler *h, const char *name)
 	t = &d->tables[d->ntables++];
 	memset(t, 0, sizeof(PartTable));
 	t->name = pg_strdup(name);
-	t->qname = ld_quote_fqident(name);
+	t->qname = ld_sql_fqident(name);
 	initPQExpBuffer(&t->sql);
 	if (d->bulk)
 		t->rows = ld_rowmap_new();
@@ -788,9 +790,9 @@ load_row(Dispatch *d, PartTable *t, char op, const PgqDict *row)
 	/* an update of key columns only changes nothing */
 	if (e->op == 'U' && pgq_dict_count(row) == d->pkeys.n)
 		ld_rowmap_remove(t->rows, e);
-	ld_list_reset(&t->fields);
+	ld_names_reset(&t->fields);
 	for (i = 0; i < pgq_dict_count(row); i++)
-		ld_list_add(&t->fields, pgq_dict_key(row, i));
+		ld_names_add(&t->fields, pgq_dict_key(row, i));
 	return true;
 }
 
@@ -824,18 +826,20 @@ dispatch_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 		return true;
 	if (!ld_parse_row_event(h, ev, &op, &evkeys, &row))
 	{
-		ld_list_reset(&evkeys);
+		ld_names_reset(&evkeys);
 		return false;
 	}
+	if (d->fix_utf8)
+		ld_fix_row_utf8(h, row);
 	if (strchr(d->event_types, op) == NULL)
 	{
-		ld_list_reset(&evkeys);
+		ld_names_reset(&evkeys);
 		pgq_dict_free(row);
 		return true;
 	}
 	if (!d->have_pkeys)
 		filter_pkeys(d, &evkeys);
-	ld_list_reset(&evkeys);
+	ld_names_reset(&evkeys);
 	row = filter_row(d, row);
 
 	initPQExpBuffer(&dst);
@@ -844,7 +848,7 @@ dispatch_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 		char	   *part_time = NULL;
 
 		ok = split_format(h, ev, row, &dst, &part_time);
-		if (ok && !ld_list_contains(&d->ignored, dst.data) &&
+		if (ok && !ld_names_contains(&d->ignored, dst.data) &&
 			find_table(d, dst.data) == NULL)
 			ok = check_part(h, apply, dst.data, part_time);
 		pg_free(part_time);
@@ -852,7 +856,7 @@ dispatch_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 	else
 		appendPQExpBufferStr(&dst, h->dest_table);
 
-	if (ok && !ld_list_contains(&d->ignored, dst.data))
+	if (ok && !ld_names_contains(&d->ignored, dst.data))
 	{
 		t = find_table(d, dst.data);
 		if (t == NULL)
@@ -937,24 +941,24 @@ dispatch_copy_columns(LdHandler *h, LdStringList *src_cols,
 	{
 		const char *col = src_cols->items[i];
 
-		if (ld_list_contains(&d->skip_fields, col))
+		if (ld_names_contains(&d->skip_fields, col))
 			continue;
 		if (d->map_from.n == 0)
 		{
-			ld_list_add(&src, col);
-			ld_list_add(&dst, col);
+			ld_names_add(&src, col);
+			ld_names_add(&dst, col);
 			continue;
 		}
 		for (j = 0; j < d->map_from.n; j++)
 			if (strcmp(d->map_from.items[j], col) == 0)
 			{
-				ld_list_add(&src, col);
-				ld_list_add(&dst, d->map_to.items[j]);
+				ld_names_add(&src, col);
+				ld_names_add(&dst, d->map_to.items[j]);
 				break;
 			}
 	}
-	ld_list_reset(src_cols);
-	ld_list_reset(dst_cols);
+	ld_names_reset(src_cols);
+	ld_names_reset(dst_cols);
 	*src_cols = src;
 	*dst_cols = dst;
 	return true;
@@ -999,7 +1003,7 @@ dispatch_copy_columns(LdHandler *h, LdStringList *src_cols,
 	"  skip_fields=a,b      columns left out\n" \
 	"  table=NAME           the destination table\n" \
 	"  ignore_truncate=1    do not replay TRUNCATE\n" \
-	"  encoding=ENC         accepted for the built-in handler's sake\n"
+	"  encoding=utf8        replace invalid UTF-8 in the rows (logged)\n"
 
 #define PRESET_DOC(preset) \
 	"Dispatch with preset arguments: " preset ".\n" \

@@ -53,7 +53,7 @@ append_join(PQExpBuffer buf, const char *qtable, const char *qtemp,
 
 	for (i = 0; i < keys->n; i++)
 	{
-		char	   *col = ld_quote_ident(keys->items[i]);
+		char	   *col = ld_sql_ident(keys->items[i]);
 
 		appendPQExpBuffer(buf, "%s%s.%s = %s.%s", i > 0 ? " and " : "",
 						  qtable, col, qtemp, col);
@@ -68,7 +68,7 @@ append_cols(PQExpBuffer buf, const LdStringList *cols)
 
 	for (i = 0; i < cols->n; i++)
 	{
-		char	   *col = ld_quote_ident(cols->items[i]);
+		char	   *col = ld_sql_ident(cols->items[i]);
 
 		appendPQExpBuffer(buf, "%s%s", i > 0 ? "," : "", col);
 		pg_free(col);
@@ -120,7 +120,7 @@ fill_temp(LdApply *apply, const LdBulkLoad *load, const char *qtable,
 bool
 ld_bulk_run(LdApply *apply, LdBulkLoad *load)
 {
-	char	   *qtable = ld_quote_fqident(load->table);
+	char	   *qtable = ld_sql_fqident(load->table);
 	char	   *temp_name;
 	char	   *qtemp;
 	char	   *p;
@@ -146,7 +146,7 @@ ld_bulk_run(LdApply *apply, LdBulkLoad *load)
 	for (p = temp_name; *p; p++)
 		if (*p == '.')
 			*p = '_';
-	qtemp = ld_quote_ident(temp_name);
+	qtemp = ld_sql_ident(temp_name);
 	initPQExpBuffer(&sql);
 
 	if (load->ndel > 0 || load->nupd > 0)
@@ -193,9 +193,9 @@ ld_bulk_run(LdApply *apply, LdBulkLoad *load)
 			{
 				char	   *col;
 
-				if (ld_list_contains(load->keys, load->cols->items[i]))
+				if (ld_names_contains(load->keys, load->cols->items[i]))
 					continue;
-				col = ld_quote_ident(load->cols->items[i]);
+				col = ld_sql_ident(load->cols->items[i]);
 				appendPQExpBuffer(&sql, "%s%s = %s.%s", nset++ > 0 ? ", " : "",
 								  col, qtemp, col);
 				pg_free(col);

@@ -230,12 +230,8 @@ obfuscate_init(LdHandler *h)
 	pg_free(path);
 	if (map == NULL)
 		return false;
+	/* a table without rules fails where it is used, as in Python */
 	ob->rules = find_rule(map, h->table_name);
-	if (ob->rules == NULL)
-	{
-		sky_log(SKY_LOG_ERROR, "Source table not in obf_map: %s", h->table_name);
-		return false;
-	}
 	key = sky_config_get(h->ld->script.cf, "obfuscator_key", "");
 	ob->keylen = strlen(key);
 	if (ob->keylen > sizeof(ob->key))
@@ -246,7 +242,7 @@ obfuscate_init(LdHandler *h)
 	}
 	memcpy(ob->key, key, ob->keylen);
 	pg_free(key);
-	ob->qdest = ld_quote_fqident(h->dest_table);
+	ob->qdest = ld_sql_fqident(h->dest_table);
 	return true;
 }
 
@@ -262,8 +258,18 @@ obfuscate_free(LdHandler *h)
 static ObfAction
 column_action(Obfuscate *ob, const char *column, const ObfRule **rule)
 {
-	*rule = find_rule(ob->rules, column);
+	*rule = ob->rules ? find_rule(ob->rules, column) : NULL;
 	return *rule ? (*rule)->action : OBF_SKIP;
+}
+
+/* false (logged) if the map has no rules for the table */
+static bool
+have_rules(LdHandler *h)
+{
+	if (((Obfuscate *) h->private)->rules != NULL)
+		return true;
+	sky_log(SKY_LOG_ERROR, "Source table not in obf_map: %s", h->table_name);
+	return false;
 }
 
 /*
@@ -322,7 +328,7 @@ obfuscate_row(LdHandler *h, const PgqEvent *ev, char *op, LdStringList *pkeys)
 				h->table_name);
 		return NULL;
 	}
-	if (!ld_parse_row_event(h, ev, op, pkeys, &row))
+	if (!have_rules(h) || !ld_parse_row_event(h, ev, op, pkeys, &row))
 		return NULL;
 	out = pgq_dict_new();
 	for (i = 0; i < pgq_dict_count(row); i++)
@@ -359,7 +365,7 @@ obfuscate_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 	row = obfuscate_row(h, ev, &op, &pkeys);
 	if (row == NULL)
 	{
-		ld_list_reset(&pkeys);
+		ld_names_reset(&pkeys);
 		return false;
 	}
 	initPQExpBuffer(&sql);
@@ -375,7 +381,7 @@ obfuscate_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 	ok = ok && ld_apply_sql(apply, sql.data);
 	termPQExpBuffer(&sql);
 	pgq_dict_free(row);
-	ld_list_reset(&pkeys);
+	ld_names_reset(&pkeys);
 	return ok;
 }
 
@@ -396,7 +402,7 @@ obfuscate_copy_event(LdHandler *h, const PgqEvent *ev)
 	if (ev->type && strcmp(ev->type, "R") == 0)
 		return ev;
 	row = obfuscate_row(h, ev, &op, &pkeys);
-	ld_list_reset(&pkeys);
+	ld_names_reset(&pkeys);
 	if (row == NULL)
 	{
 		sky_log(SKY_LOG_ERROR, "event %lld of %s not passed downstream",
@@ -421,14 +427,17 @@ obfuscate_copy_columns(LdHandler *h, LdStringList *src_cols,
 	const ObfRule *rule;
 	int			i;
 
+	/* without rules copy_row fails on the first row, with the error */
+	if (((Obfuscate *) h->private)->rules == NULL)
+		return true;
 	for (i = 0; i < src_cols->n; i++)
 		if (column_action(h->private, src_cols->items[i], &rule) != OBF_SKIP)
-			ld_list_add(&keep, src_cols->items[i]);
-	ld_list_reset(src_cols);
-	ld_list_reset(dst_cols);
+			ld_names_add(&keep, src_cols->items[i]);
+	ld_names_reset(src_cols);
+	ld_names_reset(dst_cols);
 	*src_cols = keep;
 	for (i = 0; i < keep.n; i++)
-		ld_list_add(dst_cols, keep.items[i]);
+		ld_names_add(dst_cols, keep.items[i]);
 	return true;
 }
 
@@ -440,6 +449,8 @@ obfuscate_copy_row(LdHandler *h, const char *row, const LdStringList *src_cols)
 	char	   *result;
 	int			i;
 
+	if (!have_rules(h))
+		return NULL;
 	initPQExpBuffer(&out);
 	for (i = 0; i < src_cols->n; i++)
 	{

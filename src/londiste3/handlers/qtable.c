@@ -33,9 +33,9 @@ no_copy(LdHandler *h, LdStringList *src_cols, LdStringList *dst_cols)
 static void
 qtable_trigger_args(const LdHandler *h, LdStringList *args)
 {
-	ld_list_add(args, "tgflags=BI");
-	ld_list_add(args, "SKIP");
-	ld_list_add(args, "expect_sync");
+	ld_names_add(args, "tgflags=BI");
+	ld_names_add(args, "SKIP");
+	ld_names_add(args, "expect_sync");
 }
 
 const LdHandlerClass ld_handler_qtable = {
@@ -87,7 +87,7 @@ qsplitter_free(LdHandler *h)
 static void
 qsplitter_trigger_args(const LdHandler *h, LdStringList *args)
 {
-	ld_list_add(args, "virtual_table");
+	ld_names_add(args, "virtual_table");
 }
 
 static bool
@@ -141,13 +141,13 @@ qsplitter_finish(LdHandler *h, LdApply *apply)
 	table = pg_strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	for (i = 0; i < lengthof(columns); i++)
-		ld_list_add(&cols, columns[i]);
+		ld_names_add(&cols, columns[i]);
 	sky_log(SKY_LOG_DEBUG, "qsplitter: %d events of %s into queue %s",
 			qs->count, h->table_name, qs->queue);
 	/* the event table's name comes quoted from pgq */
 	ok = ld_direct_copy(apply, NULL, table, &cols, qs->rows.data,
 					   qs->rows.len);
-	ld_list_reset(&cols);
+	ld_names_reset(&cols);
 	pg_free(table);
 	resetPQExpBuffer(&qs->rows);
 	qs->count = 0;

@@ -23,7 +23,7 @@
  * quoting.
  */
 char *
-ld_quote_ident(const char *name)
+ld_sql_ident(const char *name)
 {
 	const char *p;
 	bool		plain = name[0] != '\0' && !(name[0] >= '0' && name[0] <= '9');
@@ -56,7 +56,7 @@ ld_quote_ident(const char *name)
 
 /* "schema.name" with each part quoted; no dot means schema public */
 char *
-ld_quote_fqident(const char *name)
+ld_sql_fqident(const char *name)
 {
 	const char *dot = strchr(name, '.');
 	char	   *schema;
@@ -66,15 +66,15 @@ ld_quote_fqident(const char *name)
 	if (dot == NULL)
 	{
 		schema = pg_strdup("public");
-		rel = ld_quote_ident(name);
+		rel = ld_sql_ident(name);
 	}
 	else
 	{
 		char	   *part = pnstrdup(name, dot - name);
 
-		schema = ld_quote_ident(part);
+		schema = ld_sql_ident(part);
 		pg_free(part);
-		rel = ld_quote_ident(dot + 1);
+		rel = ld_sql_ident(dot + 1);
 	}
 	result = psprintf("%s.%s", schema, rel);
 	pg_free(schema);
@@ -84,7 +84,7 @@ ld_quote_fqident(const char *name)
 
 /* a SQL literal; NULL is null, a backslash makes it an E'' string */
 void
-ld_append_literal(PQExpBuffer buf, const char *value)
+ld_sql_literal(PQExpBuffer buf, const char *value)
 {
 	const char *p;
 
@@ -188,15 +188,121 @@ ld_copy_unescape(const char *field, size_t len, bool *isnull)
 	return result;
 }
 
+/* bytes of a valid sequence starting at p, or 0 */
+static int
+utf8_valid_length(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	unsigned char lo = 0x80;
+	unsigned char hi = 0xBF;
+	int			len;
+	int			i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+	{
+		len = 3;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	}
+	else if (c >= 0xF0 && c <= 0xF4)
+	{
+		len = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	}
+	else
+		return 0;
+	/* only the second byte has the narrower ranges */
+	for (i = 1; i < len; i++)
+	{
+		if (p[i] < (i == 1 ? lo : 0x80) || p[i] > (i == 1 ? hi : 0xBF))
+			return -i;			/* the maximal invalid subpart's length */
+	}
+	return len;
+}
+
+char *
+ld_utf8_repair(const char *text)
+{
+	const unsigned char *p = (const unsigned char *) text;
+	PQExpBufferData buf;
+	bool		fixed = false;
+	char	   *result;
+
+	initPQExpBuffer(&buf);
+	while (*p)
+	{
+		int			len = utf8_valid_length(p);
+
+		if (len > 0)
+		{
+			appendBinaryPQExpBuffer(&buf, (const char *) p, len);
+			p += len;
+			continue;
+		}
+		appendPQExpBufferStr(&buf, "\xEF\xBF\xBD");
+		p += len < 0 ? -len : 1;
+		fixed = true;
+	}
+	result = fixed ? pg_strdup(buf.data) : NULL;
+	termPQExpBuffer(&buf);
+	return result;
+}
+
+/* the encoding argument: absent, or utf8 to repair invalid UTF-8 */
+bool
+ld_check_encoding(const LdHandler *h, bool *fix_utf8)
+{
+	const char *enc = NULL;
+
+	*fix_utf8 = false;
+	if (!pgq_dict_get(h->args, "encoding", &enc) || enc == NULL || enc[0] == '\0')
+		return true;
+	if (pg_strcasecmp(enc, "utf8") != 0 && pg_strcasecmp(enc, "utf-8") != 0)
+	{
+		sky_log(SKY_LOG_ERROR, "only utf8 supported");
+		return false;
+	}
+	*fix_utf8 = true;
+	return true;
+}
+
 void
-ld_list_add(LdStringList *list, const char *item)
+ld_fix_row_utf8(const LdHandler *h, PgqDict *row)
+{
+	int			i;
+
+	for (i = 0; i < pgq_dict_count(row); i++)
+	{
+		const char *value = pgq_dict_value(row, i);
+		char	   *fixed = value ? ld_utf8_repair(value) : NULL;
+
+		if (fixed == NULL)
+			continue;
+		sky_log(SKY_LOG_INFO, "Fixed invalid UTF8 in column <%s.%s>",
+				h->table_name, pgq_dict_key(row, i));
+		pgq_dict_set(row, pgq_dict_key(row, i), fixed);
+		pg_free(fixed);
+	}
+}
+
+void
+ld_names_add(LdStringList *list, const char *item)
 {
 	list->items = pg_realloc(list->items, sizeof(char *) * (list->n + 1));
 	list->items[list->n++] = pg_strdup(item);
 }
 
 void
-ld_list_reset(LdStringList *list)
+ld_names_reset(LdStringList *list)
 {
 	int			i;
 
@@ -208,7 +314,7 @@ ld_list_reset(LdStringList *list)
 }
 
 bool
-ld_list_contains(const LdStringList *list, const char *item)
+ld_names_contains(const LdStringList *list, const char *item)
 {
 	int			i;
 
@@ -220,7 +326,7 @@ ld_list_contains(const LdStringList *list, const char *item)
 
 /* append the sep-separated items of text (empty text: none) */
 void
-ld_list_split(LdStringList *list, const char *text, char sep)
+ld_names_split(LdStringList *list, const char *text, char sep)
 {
 	const char *start = text;
 
@@ -231,7 +337,7 @@ ld_list_split(LdStringList *list, const char *text, char sep)
 		const char *end = strchr(start, sep);
 		char	   *item = end ? pnstrdup(start, end - start) : pg_strdup(start);
 
-		ld_list_add(list, item);
+		ld_names_add(list, item);
 		pg_free(item);
 		if (end == NULL)
 			break;
@@ -259,8 +365,8 @@ ld_parse_row_event(const LdHandler *h, const PgqEvent *ev, char *op,
 		return false;
 	}
 	*op = type[0];
-	ld_list_reset(pkeys);
-	ld_list_split(pkeys, type + 2, ',');
+	ld_names_reset(pkeys);
+	ld_names_split(pkeys, type + 2, ',');
 	*row = pgq_urldecode(ev->data);
 	if (*row == NULL)
 	{
@@ -279,7 +385,7 @@ ld_sql_insert(PQExpBuffer buf, const char *qtable, const PgqDict *row)
 	appendPQExpBuffer(buf, "insert into %s (", qtable);
 	for (i = 0; i < pgq_dict_count(row); i++)
 	{
-		char	   *col = ld_quote_ident(pgq_dict_key(row, i));
+		char	   *col = ld_sql_ident(pgq_dict_key(row, i));
 
 		appendPQExpBuffer(buf, "%s%s", i > 0 ? ", " : "", col);
 		pg_free(col);
@@ -289,7 +395,7 @@ ld_sql_insert(PQExpBuffer buf, const char *qtable, const PgqDict *row)
 	{
 		if (i > 0)
 			appendPQExpBufferStr(buf, ", ");
-		ld_append_literal(buf, pgq_dict_value(row, i));
+		ld_sql_literal(buf, pgq_dict_value(row, i));
 	}
 	appendPQExpBufferStr(buf, ");");
 }
@@ -317,9 +423,9 @@ append_key_condition(PQExpBuffer buf, const PgqDict *row,
 					pkeys->items[i]);
 			return false;
 		}
-		col = ld_quote_ident(pkeys->items[i]);
+		col = ld_sql_ident(pkeys->items[i]);
 		appendPQExpBuffer(buf, "%s%s = ", i > 0 ? " and " : "", col);
-		ld_append_literal(buf, value);
+		ld_sql_literal(buf, value);
 		pg_free(col);
 	}
 	return true;
@@ -337,11 +443,11 @@ ld_sql_update(PQExpBuffer buf, const char *qtable, const PgqDict *row,
 	{
 		char	   *col;
 
-		if (ld_list_contains(pkeys, pgq_dict_key(row, i)))
+		if (ld_names_contains(pkeys, pgq_dict_key(row, i)))
 			continue;
-		col = ld_quote_ident(pgq_dict_key(row, i));
+		col = ld_sql_ident(pgq_dict_key(row, i));
 		appendPQExpBuffer(buf, "%s%s = ", nset++ > 0 ? ", " : "", col);
-		ld_append_literal(buf, pgq_dict_value(row, i));
+		ld_sql_literal(buf, pgq_dict_value(row, i));
 		pg_free(col);
 	}
 	appendPQExpBufferStr(buf, " where ");
@@ -368,33 +474,35 @@ ld_sql_delete(PQExpBuffer buf, const char *qtable, const PgqDict *row,
  */
 bool
 ld_sql_row_event(const LdHandler *h, const PgqEvent *ev, const char *qtable,
-				 PQExpBuffer buf)
+				 bool fix_utf8, PQExpBuffer buf)
 {
 	LdStringList pkeys = {0};
 	PgqDict    *row;
 	char		op;
 	bool		ok;
 
-	if (ev->type != NULL && strlen(ev->type) == 1 && ev->data != NULL)
+	if (ev->type != NULL && strlen(ev->type) == 1 && ev->data != NULL &&
+		strchr("IUD", ev->type[0]) != NULL)
 	{
-		switch (ev->type[0])
-		{
-			case 'I':
-				appendPQExpBuffer(buf, "insert into %s %s;", qtable, ev->data);
-				return true;
-			case 'U':
-				appendPQExpBuffer(buf, "update only %s set %s;", qtable, ev->data);
-				return true;
-			case 'D':
-				appendPQExpBuffer(buf, "delete from only %s where %s;", qtable, ev->data);
-				return true;
-		}
+		static const char *const formats[] = {"insert into %s %s;",
+		"update only %s set %s;", "delete from only %s where %s;"};
+		char	   *fixed = fix_utf8 ? ld_utf8_repair(ev->data) : NULL;
+
+		if (fixed != NULL)
+			sky_log(SKY_LOG_INFO, "%s: Fixed invalid UTF8 in string <%s>",
+					h->table_name, ev->data);
+		appendPQExpBuffer(buf, formats[strchr("IUD", ev->type[0]) - "IUD"],
+						  qtable, fixed ? fixed : ev->data);
+		pg_free(fixed);
+		return true;
 	}
 	if (!ld_parse_row_event(h, ev, &op, &pkeys, &row))
 	{
-		ld_list_reset(&pkeys);
+		ld_names_reset(&pkeys);
 		return false;
 	}
+	if (fix_utf8)
+		ld_fix_row_utf8(h, row);
 	if (op == 'I')
 	{
 		ld_sql_insert(buf, qtable, row);
@@ -405,7 +513,7 @@ ld_sql_row_event(const LdHandler *h, const PgqEvent *ev, const char *qtable,
 	else
 		ok = ld_sql_delete(buf, qtable, row, &pkeys);
 	pgq_dict_free(row);
-	ld_list_reset(&pkeys);
+	ld_names_reset(&pkeys);
 	return ok;
 }
 
@@ -440,7 +548,7 @@ ld_direct_copy(LdApply *apply, const char *prefix, const char *qtable,
 	appendPQExpBuffer(&sql, "copy %s (", qtable);
 	for (i = 0; i < cols->n; i++)
 	{
-		char	   *col = ld_quote_ident(cols->items[i]);
+		char	   *col = ld_sql_ident(cols->items[i]);
 
 		appendPQExpBuffer(&sql, "%s%s", i > 0 ? "," : "", col);
 		pg_free(col);

@@ -16,17 +16,25 @@
 #include "pqexpbuffer.h"
 
 /* rowsql.c: quoting as Skytools does it */
-extern char *ld_quote_ident(const char *name);
-extern char *ld_quote_fqident(const char *name);
-extern void ld_append_literal(PQExpBuffer buf, const char *value);
+extern char *ld_sql_ident(const char *name);
+extern char *ld_sql_fqident(const char *name);
+extern void ld_sql_literal(PQExpBuffer buf, const char *value);
 extern void ld_append_copy_value(PQExpBuffer buf, const char *value);
 extern char *ld_copy_unescape(const char *field, size_t len, bool *isnull);
 
+/*
+ * rowsql.c: invalid UTF-8 replaced by U+FFFD, one for each maximal invalid
+ * subsequence (as Python's errors='replace'); NULL when the text is valid.
+ * ld_check_encoding() accepts what the encoding argument may say (utf8).
+ */
+extern char *ld_utf8_repair(const char *text);
+extern bool ld_check_encoding(const LdHandler *h, bool *fix_utf8);
+
 /* rowsql.c: lists of names */
-extern void ld_list_add(LdStringList *list, const char *item);
-extern void ld_list_reset(LdStringList *list);
-extern bool ld_list_contains(const LdStringList *list, const char *item);
-extern void ld_list_split(LdStringList *list, const char *text, char sep);
+extern void ld_names_add(LdStringList *list, const char *item);
+extern void ld_names_reset(LdStringList *list);
+extern bool ld_names_contains(const LdStringList *list, const char *item);
+extern void ld_names_split(LdStringList *list, const char *text, char sep);
 
 /*
  * rowsql.c: a logutriga event ("I:pk1,pk2", urlencoded row).  *op is
@@ -35,6 +43,8 @@ extern void ld_list_split(LdStringList *list, const char *text, char sep);
  */
 extern bool ld_parse_row_event(const LdHandler *h, const PgqEvent *ev,
 							   char *op, LdStringList *pkeys, PgqDict **row);
+/* the row's invalid UTF-8 values repaired, each repair logged */
+extern void ld_fix_row_utf8(const LdHandler *h, PgqDict *row);
 
 /* rowsql.c: one statement per row, as Skytools' mk_*_sql write them */
 extern void ld_sql_insert(PQExpBuffer buf, const char *qtable,
@@ -46,7 +56,8 @@ extern bool ld_sql_delete(PQExpBuffer buf, const char *qtable,
 
 /* rowsql.c: the statement for any row event, as the built-in handler */
 extern bool ld_sql_row_event(const LdHandler *h, const PgqEvent *ev,
-							 const char *qtable, PQExpBuffer buf);
+							 const char *qtable, bool fix_utf8,
+							 PQExpBuffer buf);
 
 /*
  * rowsql.c: talking to the replay connection directly.  Each first sends

@@ -30,6 +30,7 @@ typedef struct Shard
 	char	   *hash_expr;		/* hash function applied to the key column */
 	char	   *qdest;
 	bool		disable_replay;
+	bool		fix_utf8;		/* encoding=utf8 */
 	bool		loaded;			/* shard_nr and shard_mask known */
 	int64_t		shard_nr;
 	int64_t		shard_mask;
@@ -59,15 +60,17 @@ shard_init(LdHandler *h)
 				value ? value : "");
 		return false;
 	}
+	if (!ld_check_encoding(h, &sh->fix_utf8))
+		return false;
 	value = NULL;
 	pgq_dict_get(h->args, "disable_replay", &value);
 	sh->disable_replay = value != NULL &&
 		(strcmp(value, "1") == 0 || strcmp(value, "true") == 0);
 	func = sky_config_get(h->ld->script.cf, "shard_hash_func", DEFAULT_HASH_FUNC);
-	qfunc = ld_quote_fqident(func);
-	qkey = ld_quote_ident(key);
+	qfunc = ld_sql_fqident(func);
+	qkey = ld_sql_ident(key);
 	sh->hash_expr = psprintf("%s(%s)", qfunc, qkey);
-	sh->qdest = ld_quote_fqident(h->dest_table);
+	sh->qdest = ld_sql_fqident(h->dest_table);
 	pg_free(func);
 	pg_free(qfunc);
 	pg_free(qkey);
@@ -95,7 +98,7 @@ shard_trigger_args(const LdHandler *h, LdStringList *args)
 	Shard	   *sh = h->private;
 	char	   *arg = psprintf("ev_extra3='hash='||%s", sh->hash_expr);
 
-	ld_list_add(args, arg);
+	ld_names_add(args, arg);
 	pg_free(arg);
 }
 
@@ -201,7 +204,7 @@ shard_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 	if (local <= 0)
 		return local == 0;
 	initPQExpBuffer(&sql);
-	ok = ld_sql_row_event(h, ev, sh->qdest, &sql) &&
+	ok = ld_sql_row_event(h, ev, sh->qdest, sh->fix_utf8, &sql) &&
 		ld_apply_sql(apply, sql.data);
 	termPQExpBuffer(&sql);
 	return ok;
@@ -209,7 +212,9 @@ shard_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 
 /*
  * The rows of this shard, for the initial copy and compare; the shard
- * info is read again from the local database.
+ * info is read again from the local database.  Without it no condition
+ * is safe (all rows would be copied): the process stops, as Python's
+ * exception ends it.
  */
 static char *
 shard_copy_condition(LdHandler *h)
@@ -218,23 +223,16 @@ shard_copy_condition(LdHandler *h)
 	PGconn	   *local = ld_local(h->ld);
 	char	   *sql;
 	PGresult   *res;
-	bool		ok;
 
-	if (local == NULL)
-		return NULL;
 	sql = shard_info_sql(h);
 	res = PQexec(local, sql);
 	pg_free(sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		sky_log(SKY_LOG_ERROR, "%s", PQerrorMessage(local));
-		PQclear(res);
-		return NULL;
-	}
-	ok = shard_store_info(h, res);
+		sky_fatal("%s: cannot read the shard info: %s", h->table_name,
+				  PQerrorMessage(local));
+	if (!shard_store_info(h, res))
+		sky_fatal("%s: no copy condition without the shard info", h->table_name);
 	PQclear(res);
-	if (!ok)
-		return NULL;
 	return psprintf("(%s & %lld) = %lld", sh->hash_expr,
 					(long long) sh->shard_mask, (long long) sh->shard_nr);
 }
@@ -267,7 +265,7 @@ shard_copy_columns(LdHandler *h, LdStringList *src_cols, LdStringList *dst_cols)
 	"Arguments:\n" \
 	"  key=COLUMN        the column hashed\n" \
 	"  hash_key=COLUMN   the same, wins over key\n" \
-	"  encoding=ENC      accepted for the built-in handler's sake\n" \
+	"  encoding=utf8     replace invalid UTF-8 in the rows (logged)\n" \
 	"  ignore_truncate=1 do not replay TRUNCATE\n" \
 	"  disable_replay=1  apply nothing and copy nothing here (events\n" \
 	"                    are still passed on); the table need not exist\n"

@@ -26,7 +26,7 @@ vtable_needs_table(const LdHandler *h)
 static void
 vtable_trigger_args(const LdHandler *h, LdStringList *args)
 {
-	ld_list_add(args, "virtual_table");
+	ld_names_add(args, "virtual_table");
 }
 
 /* nothing to copy: the table need not exist here */

@@ -245,7 +245,7 @@ main(int argc, char **argv)
 				h->cls->add_trigger_args(h, &targs);
 			for (i = 0; i < targs.n; i++)
 				printf("trigger_arg: %s\n", targs.items[i]);
-			ld_list_reset(&targs);
+			ld_names_reset(&targs);
 		}
 		else if (strcmp(line, "doc") == 0)
 			printf("%s - %s", h->cls->name, h->cls->doc);
@@ -308,8 +308,8 @@ main(int argc, char **argv)
 
 			if (row != NULL)
 				*row++ = '\0';
-			ld_list_split(&src, arg, ',');
-			ld_list_split(&dst, arg, ',');
+			ld_names_split(&src, arg, ',');
+			ld_names_split(&dst, arg, ',');
 			if (strcmp(line, "copy_row") == 0)
 				print_value("copy_row", ld_handler_copy_row(h, row ? row : "", &src));
 			else if (!ld_handler_copy_columns(h, &src, &dst))
