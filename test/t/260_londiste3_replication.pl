@@ -35,9 +35,10 @@ use Test::More;
 ok(-x '/usr/bin/londiste', 'python3-londiste is installed')
   or die "this test runs Debian's londiste on the root";
 
-# Which program drives each member (LD260_PROGRAM=python|londiste3 makes
+# Which program drives each member: ours on branch and leaf
+# (LD260_PROGRAM=python|londiste3 makes
 # every member run that one).
-my %program = (root => 'python', branch => 'python', leaf => 'python');
+my %program = (root => 'python', branch => 'londiste3', leaf => 'londiste3');
 $program{$_} = $ENV{LD260_PROGRAM} for grep { $ENV{LD260_PROGRAM} } keys %program;
 
 my @tables = ('public.kv', 'public."Order Lines"', '"Sales"."Ledger"', 'public.wiped');
