@@ -48,7 +48,9 @@
 #   LD_BENCH_STREAM_SECONDS (15), LD_BENCH_MAX_LAG ('20 ms'),
 #   LD_BENCH_LOOP_DELAY (0.02), LD_BENCH_LOADS ("insert mixed"),
 #   LD_BENCH_REPLICATORS ("ours python logical"), LONDISTE3 (our program,
-#   default: londiste3 on the PATH); PGQ_BENCH_PORT (default 5495),
+#   default: londiste3 on the PATH), LD_BENCH_CONF (more postgresql.conf
+#   lines, e.g. "log_min_duration_statement = 0" to see where a worker's
+#   round trips go, with PGQ_BENCH_KEEP=1); PGQ_BENCH_PORT (default 5495),
 #   PGQ_BENCH_KEEP=1, PGBIN.
 
 set -euo pipefail
@@ -291,6 +293,7 @@ shared_preload_libraries = 'pgq'
 wal_level = logical
 max_wal_senders = 10
 max_replication_slots = 10
+${LD_BENCH_CONF:-}
 EOF
 settings=$(bench_settings_line)
 setup
