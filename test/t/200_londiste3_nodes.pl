@@ -199,12 +199,12 @@ is( masked(londiste_ok($cleaf, 'members')),
 	masked(londiste_ok($pleaf, 'members')),
 	'members of both cascades are the same');
 
-# The replay workers are Python's (londiste3's worker is another helper's
-# work): node commands must work with either.
+# The replay workers: Python's on root and branch, londiste3's on the leaf
+# (node commands must work with either).
 sub worker_of
 {
 	my ($m) = @_;
-	return with_program($m, 'python');
+	return with_program($m, $m->{name} eq 'leaf' ? 'londiste3' : 'python');
 }
 
 # pause and resume need the worker to answer

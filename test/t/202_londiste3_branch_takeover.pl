@@ -3,7 +3,8 @@
 # (python3-londiste 3.11 fails there with "Unknown node"), and --dead=NODE,
 # which treats a node as dead for one command only.
 #
-# Cascade root -> b1 -> {b2, leaf} made by londiste3, Python's workers.
+# Cascade root -> b1 -> {b2, leaf} made by londiste3; Python's workers on
+# root and b1, londiste3's on b2 and leaf.
 
 use strict;
 use warnings;
@@ -37,6 +38,13 @@ foreach my $name ('root', 'b1', 'b2', 'leaf')
 }
 my ($root, $b1, $b2, $leaf) = @m{qw(root b1 b2 leaf)};
 
+my %worker_program = (root => 'python', b1 => 'python', b2 => 'londiste3', leaf => 'londiste3');
+sub worker
+{
+	my ($m) = @_;
+	return { %$m, program => $worker_program{ $m->{name} } };
+}
+
 sub python
 {
 	my ($m) = @_;
@@ -67,7 +75,7 @@ tune_queue($root);
 londiste_ok($b1, 'create-branch', 'b1', $b1->{connstr}, "--provider=$root->{connstr}");
 londiste_ok($b2, 'create-branch', 'b2', $b2->{connstr}, "--provider=$b1->{connstr}");
 londiste_ok($leaf, 'create-leaf', 'leaf', $leaf->{connstr}, "--provider=$b1->{connstr}");
-start_worker(python($_)) for ($root, $b1, $b2, $leaf);
+start_worker(worker($_)) for ($root, $b1, $b2, $leaf);
 londiste_ok(python($_), 'add-table', 'public.plain') for ($root, $b1, $b2, $leaf);
 londiste_ok(python($_), 'wait-sync') for ($b1, $b2, $leaf);
 write_and_check('rows reach every node', $b1, $b2, $leaf);
@@ -98,7 +106,7 @@ is( $leaf->{node}->safe_psql('leaf',
 	'f', '--dead changed nothing in the cascade');
 
 # failover: b1 dies; b2, below it, takes its place
-stop_worker(python($b1));
+stop_worker(worker($b1));
 londiste_ok($b2, 'takeover', 'b1', '--dead-branch');
 is(node_info($b2),   'branch root', 'b2 moved to the dead node\'s provider');
 is(node_info($leaf), 'leaf b2',     'the leaf stays on b2');
@@ -111,6 +119,6 @@ foreach my $m ($root, $b2, $leaf)
 like(londiste_ok($leaf, 'status'), qr/^b1 \(dead\)$/m, 'status shows b1 dead');
 write_and_check('rows reach the nodes left', $b2, $leaf);
 
-stop_worker(python($_)) for ($root, $b2, $leaf);
+stop_worker(worker($_)) for ($root, $b2, $leaf);
 $node->stop;
 done_testing();
