@@ -130,7 +130,8 @@ done
 # python3-pgq spends waiting (wall - client CPU: the server's work,
 # transfer and latency) is about what any reader of these batches waits
 # at least: wall / wait is the speed-up a client with no cost of its own
-# could reach.
+# could reach.  On a busy host the wait also holds the time the server
+# waited for a CPU, and the ceiling says little.
 echo
 for fetch in 300 0; do
     awk -v f="$fetch" -v w="${best[python_$fetch]}" -v c="${best_cpu[python_$fetch]}" \

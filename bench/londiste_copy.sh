@@ -107,7 +107,7 @@ londiste_cmd leaf add-table "$TABLE"
 londiste_cmd pyleaf add-table "$TABLE"
 
 in_copy() {
-    bench_psql_db "$1" -c "TRUNCATE big; SELECT * FROM londiste.local_set_table_state('$QUEUE', '$TABLE', NULL, 'in-copy')" >/dev/null
+    bench_psql_db "$1" -c "SET session_replication_role = replica; TRUNCATE big; SELECT * FROM londiste.local_set_table_state('$QUEUE', '$TABLE', NULL, 'in-copy')" >/dev/null
     bench_psql_db "$1" -c "CHECKPOINT" >/dev/null
 }
 
@@ -134,8 +134,8 @@ run_ours() {
     seconds_since "$t0"
     check_rows leaf ours
 }
-ours_s=$(run_ours)
-ours2_s=$(run_ours --writers=2)
+ours_s=$(run_ours) || exit 1
+ours2_s=$(run_ours --writers=2) || exit 1
 
 # python: its copy process, until the table is catching-up
 in_copy pyleaf

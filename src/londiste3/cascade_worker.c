@@ -547,58 +547,6 @@ truncate_event(LdWorker *w, PGconn *local, const PgqEvent *ev)
 	return ok;
 }
 
-/*
- * EXECUTE: a DDL file run on the root with "londiste execute", replayed
- * once per node (londiste.applied_execute remembers it, in the batch's
- * transaction).  Files with Local-* / Need-* attributes need the
- * attribute checks of the execute command; until they are shared
- * (exec_attrs.h), such a file stops the worker with an error rather than
- * being run where it must not run.
- */
-static bool
-execute_event(LdWorker *w, PGconn *local, const PgqEvent *ev)
-{
-	const char *params[4] = {w->ld->queue_name, ev->extra1, ev->data, ev->extra2};
-	PGresult   *res;
-	int			code;
-
-	if (w->copy_process)
-		return true;
-	if (ev->extra2 != NULL && ev->extra2[0] != '\0')
-	{
-		sky_log(SKY_LOG_ERROR,
-				"EXECUTE %s has attributes (%s), which this worker cannot check yet",
-				ev->extra1 ? ev->extra1 : "", ev->extra2);
-		return false;
-	}
-	if (!ld_worker_exec(local,
-						"select londiste.set_session_replication_role('local', true)",
-						0, NULL))
-		return false;
-	if (!ld_exec_cmd(local,
-					 "select * from londiste.execute_start($1, $2, $3, false, $4)",
-					 4, params, &res))
-		return false;
-	code = atoi(field(res, 0, "ret_code") ? field(res, 0, "ret_code") : "0");
-	PQclear(res);
-	if (code > 200)
-	{
-		sky_log(SKY_LOG_WARNING, "Skipping execution of '%s'", ev->extra1);
-		return ld_worker_exec(local,
-							  "select londiste.set_session_replication_role('replica', true)",
-							  0, NULL);
-	}
-	sky_log(SKY_LOG_INFO, "%s: executing sql", ev->extra1);
-	if (!ld_worker_exec_script(local, ev->data ? ev->data : ""))
-		return false;
-	if (!ld_exec_cmd(local, "select * from londiste.execute_finish($1, $2)",
-					 2, params, NULL))
-		return false;
-	return ld_worker_exec(local,
-						  "select londiste.set_session_replication_role('replica', true)",
-						  0, NULL);
-}
-
 /* is name in the comma-separated config list key? */
 static bool
 in_config_list(LdWorker *w, const char *key, const char *name, bool *listed)
@@ -628,7 +576,7 @@ ld_replay_event(LdWorker *w, PGconn *local, const PgqEvent *ev)
 	if (strcmp(type, "R") == 0)
 		return ld_apply_flush(w->apply) && truncate_event(w, local, ev);
 	if (strcmp(type, "EXECUTE") == 0)
-		return ld_apply_flush(w->apply) && execute_event(w, local, ev);
+		return ld_apply_flush(w->apply) && ld_replay_execute(w, local, ev);
 	if (strcmp(type, "londiste.add-table") == 0)
 	{
 		bool		listed;
@@ -870,6 +818,82 @@ batch_done(LdWorker *w, PGconn *local, bool *done)
 	return create_branch_tick(w, local);
 }
 
+/*
+ * A branch with node attr sync_watermark=a,b keeps the events its subtree
+ * and the listed nodes still need: its global watermark is the lowest
+ * local watermark among them, never ahead of the upstream one.
+ */
+static bool
+sync_global_watermark(LdWorker *w, PGconn *local)
+{
+	const char *params[2] = {w->ld->queue_name, NULL};
+	PGresult   *nodes;
+	int64_t		wm = w->role.local_watermark;
+	char	   *list;
+	char	   *item;
+	char	   *save;
+	char		wm_text[32];
+	bool		ok = true;
+
+	if (local == NULL)
+		return false;
+	nodes = sky_db_exec(local,
+						"select node_name, node_location, dead"
+						" from pgq_node.get_queue_locations($1)", 1, params);
+	if (nodes == NULL)
+		return false;
+	if (w->real_global_wm < wm)
+		wm = w->real_global_wm;
+	list = pg_strdup(w->role.wm_sync_nodes);
+	for (item = strtok_r(list, ",", &save); item != NULL && ok;
+		 item = strtok_r(NULL, ",", &save))
+	{
+		int			row;
+		PGconn	   *conn;
+		PGresult   *res;
+
+		if (strcmp(item, w->role.node_name) == 0)
+			continue;
+		for (row = 0; row < PQntuples(nodes); row++)
+			if (strcmp(PQgetvalue(nodes, row, 0), item) == 0)
+				break;
+		if (row == PQntuples(nodes))
+		{
+			/* a cluster being set up: wait until every node is there */
+			sky_log(SKY_LOG_WARNING, "Unknown node in sync_watermark list: %s", item);
+			pg_free(list);
+			PQclear(nodes);
+			return true;
+		}
+		if (strcmp(PQgetvalue(nodes, row, 2), "t") == 0)
+			continue;
+		conn = ld_connect(w->ld, PQgetvalue(nodes, row, 1), true);
+		if (conn == NULL)
+		{
+			ok = false;
+			break;
+		}
+		res = sky_db_exec(conn, "select local_watermark from pgq_node.get_node_info($1)",
+						  1, params);
+		if (res == NULL)
+			ok = false;
+		else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 0))
+			sky_log(SKY_LOG_WARNING, "Node not working: %s", item);
+		else if (strtoll(PQgetvalue(res, 0, 0), NULL, 10) < wm)
+			wm = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		PQfinish(conn);
+	}
+	pg_free(list);
+	PQclear(nodes);
+	if (!ok)
+		return false;
+	snprintf(wm_text, sizeof(wm_text), "%lld", (long long) wm);
+	params[1] = wm_text;
+	return ld_worker_exec(local, "select pgq_node.set_global_watermark($1, $2)",
+						  2, params);
+}
+
 /* report the node's position to the provider (its watermark) */
 static bool
 publish_local_wm(LdWorker *w)
@@ -891,7 +915,10 @@ publish_local_wm(LdWorker *w)
 						"select * from pgq_node.set_subscriber_watermark($1, $2, $3)",
 						3, params))
 		return false;
+	/* if what follows fails, it waits for the next period */
 	w->local_wm_time = now;
+	if (w->role.sync_watermark && w->real_global_wm >= 0)
+		return sync_global_watermark(w, ld_worker_local(w));
 	return true;
 }
 

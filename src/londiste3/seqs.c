@@ -129,19 +129,15 @@ add_one_seq(Londiste *ld, PGconn *src, PGconn *dst, const char *seq)
 		return false;
 	if (ld->opt.create || ld->opt.create_full)
 	{
-		if (exists > 0)
-			sky_log(SKY_LOG_INFO, "Sequence %s already exist, not creating", seq);
-		else
+		/* it logs "already exist" and "missing on provider" itself */
+		switch (ld_create_from_provider(src, dst, seq, 'S', seq, ld->opt.create_full))
 		{
-			switch (ld_create_from_provider(src, dst, seq, 'S', seq, true))
-			{
-				case LD_CREATE_DONE:
-					break;
-				case LD_CREATE_SKIPPED:
-					return true;
-				case LD_CREATE_FAILED:
-					return false;
-			}
+			case LD_CREATE_DONE:
+				break;
+			case LD_CREATE_SKIPPED:
+				return true;
+			case LD_CREATE_FAILED:
+				return false;
 		}
 	}
 	else if (exists == 0)

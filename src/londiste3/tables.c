@@ -305,8 +305,8 @@ typedef enum AddResult
 } AddResult;
 
 /*
- * --create/--create-full: make the missing local table from the
- * provider's (its dest_table there), inside the caller's transaction.
+ * --create / --create-full: create the missing local table like the
+ * source's (its dest_table there), inside the caller's transaction.
  */
 static AddResult
 create_table(Londiste *ld, PGconn *src, PGconn *dst, const char *table,
@@ -351,15 +351,11 @@ add_one_table(Londiste *ld, PGconn *src, PGconn *dst, const char *arg,
 
 	if (ld->opt.create || ld->opt.create_full)
 	{
-		if (exists > 0)
-			sky_log(SKY_LOG_INFO, "Table %s already exist, not touching", desc);
-		else
-		{
-			result = create_table(ld, src, dst, table, dest_table, src_tables);
-			if (result != ADD_DONE)
-				goto done;
-			result = ADD_FAILED;
-		}
+		/* it logs "already exist, not touching" itself */
+		result = create_table(ld, src, dst, table, dest_table, src_tables);
+		if (result != ADD_DONE)
+			goto done;
+		result = ADD_FAILED;
 	}
 	else if (exists == 0 && ld->opt.skip_non_existing)
 	{

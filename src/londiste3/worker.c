@@ -187,6 +187,80 @@ worker_free(LdWorker *w)
 	pg_free(w->event_filter);
 }
 
+/*
+ * --rewind: move the consumer on the provider back to the local node's
+ * completed tick.  --reset: the other way round, the local completed tick
+ * to the consumer's position on the provider.  Both end the command.
+ */
+static int
+worker_reposition(Londiste *ld)
+{
+	const char *params[3] = {ld->queue_name, ld->consumer_name, NULL};
+	PGconn	   *local = ld_local(ld);
+	PGconn	   *src;
+	PGresult   *res;
+	char	   *completed;
+	char	   *location;
+	int			rc = LD_EXIT_ERROR;
+
+	if (!ld_exec_cmd(local, "select * from pgq_node.get_consumer_state($1, $2)",
+					 2, params, &res))
+		return LD_EXIT_ERROR;
+	completed = PQgetisnull(res, 0, PQfnumber(res, "completed_tick")) ? NULL :
+		pg_strdup(PQgetvalue(res, 0, PQfnumber(res, "completed_tick")));
+	location = PQgetisnull(res, 0, PQfnumber(res, "provider_location")) ? NULL :
+		pg_strdup(PQgetvalue(res, 0, PQfnumber(res, "provider_location")));
+	PQclear(res);
+	if (location == NULL)
+	{
+		sky_log(SKY_LOG_ERROR, "the consumer %s has no provider", ld->consumer_name);
+		goto done;
+	}
+	if ((src = ld_connect(ld, location, true)) == NULL)
+		goto done;
+	if (ld->opt.rewind)
+	{
+		sky_log(SKY_LOG_INFO, "Rewinding queue");
+		params[2] = completed;
+		if (completed == NULL)
+		{
+			sky_log(SKY_LOG_WARNING, "No tick found on dst side");
+			rc = LD_EXIT_OK;
+		}
+		else if (ld_worker_exec(src, "select pgq.register_consumer_at($1, $2, $3)",
+								3, params))
+			rc = LD_EXIT_OK;
+	}
+	else
+	{
+		char	   *last;
+
+		sky_log(SKY_LOG_INFO, "Resetting queue tracking on dst side");
+		res = sky_db_exec(src, "select last_tick from pgq.get_consumer_info($1, $2)",
+						  2, params);
+		if (res != NULL && PQntuples(res) == 0)
+		{
+			sky_log(SKY_LOG_INFO, "No info about consumer, cannot reset");
+			rc = LD_EXIT_OK;
+		}
+		else if (res != NULL)
+		{
+			last = PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0);
+			params[2] = last;
+			if (ld_exec_cmd(local,
+							"select * from pgq_node.set_consumer_completed($1, $2, $3)",
+							3, params, NULL))
+				rc = LD_EXIT_OK;
+		}
+		PQclear(res);
+	}
+	PQfinish(src);
+done:
+	pg_free(completed);
+	pg_free(location);
+	return rc;
+}
+
 /* "worker": replay the node's provider until stopped */
 static int
 cmd_worker(Londiste *ld)
@@ -194,6 +268,8 @@ cmd_worker(Londiste *ld)
 	LdWorker	w;
 	int			rc;
 
+	if (ld->opt.rewind || ld->opt.reset)
+		return worker_reposition(ld);
 	worker_init(&w, ld);
 	if (!worker_reload(&ld->script, &w))
 		return LD_EXIT_ERROR;

@@ -11,6 +11,7 @@
  *	sync.c				table states (londiste.md 1.6, 3.3), snapshot filter
  *	copy_process.c		copies started by the worker, the copy process
  *	replay.c			row events as SQL (replay.h)
+ *	replay_execute.c	EXECUTE events
  *	apply.c				LdApply, the statements' way to the local node
  *
  * src/londiste3/worker.h
@@ -165,5 +166,8 @@ extern int64_t ld_apply_count(const LdApply *apply);
 
 /* replay of events that are not row events, cascade_worker.c */
 extern bool ld_replay_event(LdWorker *w, PGconn *local, const PgqEvent *ev);
+
+/* replay_execute.c */
+extern bool ld_replay_execute(LdWorker *w, PGconn *local, const PgqEvent *ev);
 
 #endif							/* LONDISTE_WORKER_H */

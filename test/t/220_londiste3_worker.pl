@@ -133,6 +133,27 @@ ok(wait_tables_equal($py{root}, [ $py{branch}, $py{leaf} ], @tables),
 is($node->safe_psql('leaf', "select execute_file from londiste.applied_execute"),
 	'add_col.sql', 'the leaf remembers the applied file');
 
+# EXECUTE files with attributes: run where the table is local, with its
+# @name@ replaced; skipped where it is not
+my $attr_ddl = "$dir/attr_col.sql";
+append_to_file($attr_ddl,
+	"--*-- Local-Table: public.sqlt\nalter table \@public.sqlt\@ add column attr_col text;\n");
+my $skip_ddl = "$dir/skip_me.sql";
+append_to_file($skip_ddl,
+	"--*-- Local-Table: public.nosuch\ncreate table must_not_exist (i int);\n");
+londiste_ok($py{root}, 'execute', $attr_ddl, $skip_ddl);
+$node->safe_psql('root', "insert into sqlt values (99998, 'attr', 'e', 'a')");
+ok(wait_tables_equal($py{root}, [ $py{branch}, $py{leaf} ], @tables),
+	'rows after EXECUTE files with attributes reach branch and leaf');
+foreach my $db ('branch', 'leaf')
+{
+	is($node->safe_psql($db,
+			"select count(*) from londiste.applied_execute where execute_file in ('attr_col.sql', 'skip_me.sql')"),
+		'2', "$db: both files are recorded");
+	is($node->safe_psql($db, "select to_regclass('must_not_exist') is null"),
+		't', "$db: the file for a table it does not have did not run");
+}
+
 # a table added on the root later: its add-table event registers it below
 londiste_ok($py{root}, 'add-table', 'public.later');
 my $registered = 0;
