@@ -295,6 +295,16 @@ max_wal_senders = 10
 max_replication_slots = 10
 ${LD_BENCH_CONF:-}
 EOF
+# bench_start_cluster's exit trap stops the server; the workers first,
+# or a failed run leaves them retrying against it.
+stop_all_londiste() {
+    local status=$?
+    local job
+    for job in ours python root; do stop_londiste "$job"; done
+    (exit "$status")
+    bench_cleanup
+}
+trap stop_all_londiste EXIT
 settings=$(bench_settings_line)
 setup
 
