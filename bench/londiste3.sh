@@ -15,7 +15,7 @@
 #
 # Two measurements per load, each replicator alone (the others stopped or
 # disabled, so they do not share the two cores):
-#   backlog  with every replicator stopped the root writes BACKLOG_TX
+#   backlog  every replicator catches up and stops, the root writes BACKLOG_TX
 #            transactions (the load below) and a marker row; then each
 #            replicator in turn is started and its rows/s is the number of
 #            row changes divided by the time from its start to the
@@ -44,7 +44,7 @@
 # Usage: bench/londiste3.sh   (as root or postgres; needs "make install"
 #   of this tree where PGBIN's pg_config points, londiste3 on the PATH and
 #   python3-londiste)
-# Environment: LD_BENCH_BACKLOG_TX (200), LD_BENCH_STREAM_RATE (200 tx/s),
+# Environment: LD_BENCH_BACKLOG_TX (100), LD_BENCH_STREAM_RATE (200 tx/s),
 #   LD_BENCH_STREAM_SECONDS (15), LD_BENCH_MAX_LAG ('20 ms'),
 #   LD_BENCH_LOOP_DELAY (0.02), LD_BENCH_LOADS ("insert mixed"),
 #   LD_BENCH_REPLICATORS ("ours python logical"), LONDISTE3 (our program,
@@ -60,7 +60,7 @@ BENCH_SCRIPT=$(readlink -f "$0")
 bench_become_postgres "$@"
 bench_require_pgq
 
-BACKLOG_TX=${LD_BENCH_BACKLOG_TX:-200}
+BACKLOG_TX=${LD_BENCH_BACKLOG_TX:-100}
 STREAM_RATE=${LD_BENCH_STREAM_RATE:-200}
 STREAM_SECONDS=${LD_BENCH_STREAM_SECONDS:-15}
 MAX_LAG=${LD_BENCH_MAX_LAG:-20 ms}
@@ -295,12 +295,28 @@ max_wal_senders = 10
 max_replication_slots = 10
 ${LD_BENCH_CONF:-}
 EOF
+# bench_start_cluster's exit trap stops the server; the workers first,
+# or a failed run leaves them retrying against it.
+stop_all_londiste() {
+    local status=$?
+    local job
+    for job in ours python root; do stop_londiste "$job"; done
+    (exit "$status")
+    bench_cleanup
+}
+trap stop_all_londiste EXIT
 settings=$(bench_settings_line)
 setup
 
 declare -A RATE P50 P95 MAX
 for load in $LOADS; do
-    for r in $REPLICATORS; do stop_replicator "$r"; done
+    # each starts the backlog caught up, without a tail of earlier ticks
+    write_marker
+    for r in $REPLICATORS; do
+        start_replicator "$r"
+        wait_marker "$r" >/dev/null
+        stop_replicator "$r"
+    done
     changes=$(write_backlog "$load")
     write_marker
     for r in $REPLICATORS; do

@@ -2,8 +2,8 @@
 # members of one cascade, root -> b1 -> b2 -> leaf, each worker above and
 # below the other: b1 (ours) feeds b2 (Python's), which feeds the leaf
 # (ours).  Under a steady write load on the root, then:
-#   - b1 switches from our worker to Python's and back, and the leaf from
-#     ours to Python's and back, each time with the same ini file (job and
+#   - b1 and the leaf switch from our worker to Python's and back, b2 from
+#     Python's to ours and back, each time with the same ini file (job and
 #     consumer name): no table is copied again (every table stays "ok",
 #     no copy consumer appears) and no change is lost or applied twice
 #     (LondisteSoak's op_log);
@@ -129,7 +129,7 @@ sub switch_worker
 }
 
 my %other = (python => 'londiste3', londiste3 => 'python');
-foreach my $m ($b1, $leaf)
+foreach my $m ($b1, $b2, $leaf)
 {
 	my $was = $m->{program};
 	switch_worker($m, $other{$was});
