@@ -269,8 +269,8 @@ ok( TestFiles::poll_until(sub { -e $bg_log && slurp_file($bg_log) =~ /Syncing pu
 	'compare --force waits for the stopped worker');
 ($rc, undef, $err) = londiste_run($c_leaf, 'compare');
 is($rc, 1, 'a running compare keeps a second one out');
-like($err, qr/pidfile "[^"]*leafnode.pid.repair" is locked by process \d+: already running/,
-	'the pidfile is named');
+like($err, qr/Pidfile exists, another process running\?/,
+	'with python3-londiste\'s message');
 $bg->signal('TERM');
 $bg->finish;
 is($bg->result(0), 1, 'compare ended by SIGTERM exits 1');
