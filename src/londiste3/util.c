@@ -72,7 +72,11 @@ ld_exec_cmd(PGconn *conn, const char *sql, int nparams,
 
 	if (pgq_exec_cmd(conn, sql, nparams, params, result, &errmsg))
 		return true;
-	sky_log(SKY_LOG_ERROR, "%s", errmsg);
+	/* "NNN note": python3-londiste logs the note alone */
+	if (strspn(errmsg, "0123456789") == 3 && errmsg[3] == ' ')
+		sky_log(SKY_LOG_ERROR, "%s", errmsg + 4);
+	else
+		sky_log(SKY_LOG_ERROR, "%s", errmsg);
 	pg_free(errmsg);
 	return false;
 }
