@@ -20,28 +20,10 @@
 #include "framework/log.h"
 #include "libpgq_int.h"
 
-#define CURSOR_NAME "batch_walker"
-
 static bool take_batch(PgqConsumer *consumer, PgqBatch *batch, bool *found);
 static bool finish_batch(PgqBatch *batch);
 static void batch_cleanup(PgqBatch *batch);
 static void log_stats(PgqBatch *batch, double start, bool skipped);
-
-static int64_t
-get_int64(PGresult *res, int row, int col)
-{
-	if (col < 0 || PQgetisnull(res, row, col))
-		return 0;
-	return strtoll(PQgetvalue(res, row, col), NULL, 10);
-}
-
-static const char *
-get_text(PGresult *res, int row, int col)
-{
-	if (col < 0 || PQgetisnull(res, row, col))
-		return NULL;
-	return PQgetvalue(res, row, col);
-}
 
 /*
  * Ask PgQ for the next batch; *found is false when there is none yet.
@@ -98,7 +80,7 @@ take_batch(PgqConsumer *consumer, PgqBatch *batch, bool *found)
 			PQclear(res);
 			return true;
 		}
-		batch->info.batch_id = get_int64(res, 0, 6);
+		batch->info.batch_id = pgq_value_int64(res, 0, 6);
 	}
 	if (PQntuples(res) != 1)
 	{
@@ -107,111 +89,15 @@ take_batch(PgqConsumer *consumer, PgqBatch *batch, bool *found)
 		PQclear(res);
 		return false;
 	}
-	batch->info.tick_id = get_int64(res, 0, 0);
-	batch->info.prev_tick_id = get_int64(res, 0, 1);
-	batch->info.tick_event_seq = get_int64(res, 0, 2);
-	batch->info.prev_tick_event_seq = get_int64(res, 0, 3);
-	batch->info.tick_time = get_text(res, 0, 4);
-	batch->info.prev_tick_time = get_text(res, 0, 5);
+	batch->info.tick_id = pgq_value_int64(res, 0, 0);
+	batch->info.prev_tick_id = pgq_value_int64(res, 0, 1);
+	batch->info.tick_event_seq = pgq_value_int64(res, 0, 2);
+	batch->info.prev_tick_event_seq = pgq_value_int64(res, 0, 3);
+	batch->info.tick_time = pgq_value_text(res, 0, 4);
+	batch->info.prev_tick_time = pgq_value_text(res, 0, 5);
 	batch->info_res = res;
 	*found = true;
 	return true;
-}
-
-/* the event columns, in the order of PgqBatch.columns */
-static const char *const event_columns[] = {
-	"ev_id", "ev_txid", "ev_retry", "ev_time", "ev_type", "ev_data",
-	"ev_extra1", "ev_extra2", "ev_extra3", "ev_extra4"
-};
-
-/* Fetch the next page of events into batch->page. */
-static bool
-fetch_page(PgqBatch *batch)
-{
-	PgqConsumer *consumer = batch->consumer;
-	PGresult   *res;
-	int			i;
-	char		id[32];
-	char		size[16];
-
-	snprintf(id, sizeof(id), "%lld", (long long) batch->info.batch_id);
-	snprintf(size, sizeof(size), "%d", consumer->lazy_fetch);
-	if (consumer->lazy_fetch == 0)
-	{
-		const char *params[1] = {id};
-		char	   *sql;
-
-		sql = psprintf("select * from pgq.get_batch_events($1)%s%s",
-					   consumer->event_filter ? " where " : "",
-					   consumer->event_filter ? consumer->event_filter : "");
-		res = pgq_query(consumer, batch->src, sql, 1, params);
-		pg_free(sql);
-		batch->fetched_all = true;
-	}
-	else if (!batch->cursor_open)
-	{
-		const char *params[4] = {id, CURSOR_NAME, size, consumer->event_filter};
-
-		res = pgq_query(consumer, batch->src,
-						"select * from pgq.get_batch_cursor($1, $2, $3, $4)",
-						4, params);
-		batch->cursor_open = (res != NULL);
-	}
-	else
-	{
-		char	   *sql = psprintf("FETCH %d FROM " CURSOR_NAME, consumer->lazy_fetch);
-
-		res = pgq_query(consumer, batch->src, sql, 0, NULL);
-		pg_free(sql);
-	}
-	if (res == NULL)
-	{
-		batch->failed = true;
-		return false;
-	}
-	if (consumer->lazy_fetch > 0 && PQntuples(res) < consumer->lazy_fetch)
-		batch->fetched_all = true;
-	PQclear(batch->page);
-	batch->page = res;
-	batch->page_row = 0;
-	for (i = 0; i < lengthof(event_columns); i++)
-		batch->columns[i] = PQfnumber(res, event_columns[i]);
-	return true;
-}
-
-const PgqEvent *
-pgq_batch_next_event(PgqBatch *batch)
-{
-	PGresult   *res;
-	int			row;
-	const int  *col;
-	PgqEvent   *ev = &batch->event;
-
-	if (batch->failed)
-		return NULL;
-	while (batch->page == NULL || batch->page_row >= PQntuples(batch->page))
-	{
-		if (batch->page != NULL && batch->fetched_all)
-			return NULL;
-		if (!fetch_page(batch))
-			return NULL;
-	}
-	res = batch->page;
-	row = batch->page_row++;
-	col = batch->columns;
-	ev->id = get_int64(res, row, col[0]);
-	ev->txid = get_int64(res, row, col[1]);
-	ev->retry = (col[2] < 0 || PQgetisnull(res, row, col[2])) ? -1 :
-		(int) get_int64(res, row, col[2]);
-	ev->time = get_text(res, row, col[3]);
-	ev->type = get_text(res, row, col[4]);
-	ev->data = get_text(res, row, col[5]);
-	ev->extra1 = get_text(res, row, col[6]);
-	ev->extra2 = get_text(res, row, col[7]);
-	ev->extra3 = get_text(res, row, col[8]);
-	ev->extra4 = get_text(res, row, col[9]);
-	batch->count++;
-	return ev;
 }
 
 bool
@@ -311,12 +197,12 @@ finish_batch(PgqBatch *batch)
 	PGresult   *res;
 
 	snprintf(id, sizeof(id), "%lld", (long long) batch->info.batch_id);
-	if (batch->cursor_open)
-	{
-		if (!pgq_command(consumer, batch->src, "CLOSE " CURSOR_NAME))
-			return false;
-		batch->cursor_open = false;
-	}
+	/*
+	 * A program that stopped reading early leaves a read on its way.  The
+	 * cursor needs no CLOSE: the COMMIT below ends it.
+	 */
+	if (!pgq_batch_settle(batch, false))
+		return false;
 	if (batch->batch_retry >= 0)
 	{
 		snprintf(secs, sizeof(secs), "%d", batch->batch_retry);
@@ -358,7 +244,10 @@ batch_cleanup(PgqBatch *batch)
 	PgqRetry   *r;
 	PgqStat    *s;
 
+	/* a read still on its way after a failure: the connection is closed */
+	batch->consumer->batch = NULL;
 	PQclear(batch->page);
+	PQclear(batch->next_page);
 	PQclear(batch->info_res);
 	while ((r = batch->retries) != NULL)
 	{
@@ -433,6 +322,7 @@ pgq_consumer_work(PgqConsumer *consumer)
 	memset(&batch, 0, sizeof(batch));
 	batch.consumer = consumer;
 	batch.batch_retry = -1;
+	batch.read_ahead = true;
 
 	if (consumer->queue_name == NULL && !pgq_consumer_load_settings(consumer))
 		return -1;
@@ -457,6 +347,7 @@ pgq_consumer_work(PgqConsumer *consumer)
 
 	if (!pgq_command(consumer, batch.src, "BEGIN"))
 		goto failed;
+	consumer->batch = &batch;
 	apply = pgq_flavour_before_batch(&batch);
 	if (apply < 0)
 		goto failed;

@@ -623,6 +623,20 @@ pgq_consumer_connection(PgqConsumer *consumer, const char *key,
 	for (c = consumer->conns; c != NULL; c = c->next)
 		if (strcmp(c->key, key) == 0)
 			break;
+	/*
+	 * The batch's source connection may have the next page's FETCH on its
+	 * way: take its result first, and read the rest of the batch one
+	 * FETCH at a time, so that the caller can use the connection.
+	 */
+	if (c != NULL && consumer->batch != NULL && c->conn == consumer->batch->src)
+	{
+		consumer->batch->read_ahead = false;
+		if (!pgq_batch_settle(consumer->batch, true))
+		{
+			pg_free(connstr);
+			return NULL;
+		}
+	}
 	if (c != NULL)
 	{
 		bool		idle = PQtransactionStatus(c->conn) == PQTRANS_IDLE;
@@ -721,18 +735,25 @@ pgq_query(PgqConsumer *consumer, PGconn *conn, const char *sql,
 	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
 		PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
-		char	   *msg = pg_strdup(PQerrorMessage(conn));
-		size_t		len = strlen(msg);
-
-		while (len > 0 && msg[len - 1] == '\n')
-			msg[--len] = '\0';
-		pgq_set_error(consumer, "error on connection '%s': %s   Query: %s",
-					  conn_key(consumer, conn), msg, sql);
-		pg_free(msg);
+		pgq_query_error(consumer, conn, sql);
 		PQclear(res);
 		return NULL;
 	}
 	return res;
+}
+
+/* Set the error of a failed statement from the connection's message. */
+void
+pgq_query_error(PgqConsumer *consumer, PGconn *conn, const char *sql)
+{
+	char	   *msg = pg_strdup(PQerrorMessage(conn));
+	size_t		len = strlen(msg);
+
+	while (len > 0 && msg[len - 1] == '\n')
+		msg[--len] = '\0';
+	pgq_set_error(consumer, "error on connection '%s': %s   Query: %s",
+				  conn_key(consumer, conn), msg, sql);
+	pg_free(msg);
 }
 
 bool

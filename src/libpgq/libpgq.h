@@ -193,6 +193,12 @@ extern const char *pgq_consumer_error(const PgqConsumer *consumer);
  * SERIAL/REMOTE target's is pgq_batch_target()'s; any other is committed
  * after process_batch succeeds, before the batch is recorded.  After an
  * error every connection is closed.
+ *
+ * During a batch the library reads events ahead on the source connection
+ * (see pgq_batch_next_event), so a program that uses the source
+ * connection in process_batch must ask for it here in that batch (not
+ * keep the pointer from an earlier one): the call completes the read on
+ * its way, and the rest of the batch is then read without read-ahead.
  */
 extern PGconn *pgq_consumer_connection(PgqConsumer *consumer,
 									   const char *key, bool autocommit);
@@ -217,8 +223,10 @@ extern const PgqBatchInfo *pgq_batch_info(PgqBatch *batch);
 /*
  * The next event of the batch, or NULL at the end or on error (then
  * pgq_batch_failed() is true and process_batch should return false).
- * Events are fetched pgq_lazy_fetch at a time; each one stays valid until
- * the next call.
+ * Events are fetched pgq_lazy_fetch at a time, the next page already
+ * requested while the program works on the current one; with
+ * pgq_lazy_fetch = 0 the batch's one query is read row by row as the rows
+ * arrive.  Each event stays valid until the next call.
  */
 extern const PgqEvent *pgq_batch_next_event(PgqBatch *batch);
 extern bool pgq_batch_failed(PgqBatch *batch);
@@ -332,6 +340,18 @@ extern bool pgq_event_writer_add(PgqEventWriter *writer, PGconn *target,
  * can simply return false: the log says "Job NAME crashed: ...".
  */
 extern bool pgq_event_writer_flush(PgqEventWriter *writer, PGconn *target);
+
+/*
+ * Streaming (off by default): each queue's events go to the target in
+ * pieces of about 64 kB while the batch is still being read, so that the
+ * target server stores them while the source server reads the next ones.
+ * A COPY then stays open on the target connection from one
+ * pgq_event_writer_add() to the next: nothing else may be run on that
+ * connection between the first add and pgq_event_writer_flush().  A
+ * program that only adds events and flushes (queue_mover, queue_splitter)
+ * turns it on.
+ */
+extern void pgq_event_writer_set_streaming(PgqEventWriter *writer, bool on);
 
 /*
  * Events as dicts

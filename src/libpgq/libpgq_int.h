@@ -75,7 +75,16 @@ struct PgqConsumer
 	bool		fatal;			/* the last error must stop the program */
 	bool		position_checked;	/* LOCAL: startup repositioning done */
 	double		idle_start;
+	PgqBatch   *batch;			/* the batch being handled, or NULL */
 };
+
+/* what is on its way to the library on a batch's source connection */
+typedef enum PgqSourceRead
+{
+	PGQ_READ_NONE,				/* nothing: the connection is free */
+	PGQ_READ_FETCH,				/* the result of the next page's FETCH */
+	PGQ_READ_STREAM				/* pgq.get_batch_events rows, one by one */
+} PgqSourceRead;
 
 struct PgqBatch
 {
@@ -88,6 +97,10 @@ struct PgqBatch
 	int			columns[10];	/* ev_id .. ev_extra4 in page, see batch.c */
 	bool		cursor_open;
 	bool		fetched_all;
+	bool		columns_known;	/* columns[] set from the first page */
+	PgqSourceRead pending;		/* the read on its way on src */
+	bool		read_ahead;		/* false once the program asked for src */
+	PGresult   *next_page;		/* rows of a read taken early */
 	bool		failed;
 	int64_t		count;
 	PgqEvent	event;
@@ -110,6 +123,13 @@ extern PGresult *pgq_query(PgqConsumer *consumer, PGconn *conn,
 						   const char *sql, int nparams,
 						   const char *const *params);
 extern bool pgq_command(PgqConsumer *consumer, PGconn *conn, const char *sql);
+extern void pgq_query_error(PgqConsumer *consumer, PGconn *conn,
+							const char *sql);
+
+/* eventread.c */
+extern int64_t pgq_value_int64(const PGresult *res, int row, int col);
+extern const char *pgq_value_text(const PGresult *res, int row, int col);
+extern bool pgq_batch_settle(PgqBatch *batch, bool keep);
 
 /* flavours.c */
 extern bool pgq_flavour_check_position(PgqConsumer *consumer);

@@ -9,6 +9,10 @@
  * ev_data, ev_extra1..4); ev_id and ev_txid come from the target table's
  * defaults, so the target queue numbers the events itself.
  *
+ * When streaming, a queue's text is sent as soon as STREAM_CHUNK_BYTES of
+ * it are pending, into a COPY left open until the flush, or until another
+ * queue needs the connection for its own COPY.
+ *
  * src/libpgq/produce.c
  *
  *-------------------------------------------------------------------------
@@ -23,6 +27,9 @@
 /* PQputCopyData takes an int length; send in pieces of this size */
 #define COPY_CHUNK_BYTES (1024 * 1024)
 
+/* Streaming: a queue's pending text is sent once it is this long */
+#define STREAM_CHUNK_BYTES (64 * 1024)
+
 #define COPY_COLUMNS \
 	"(ev_time, ev_type, ev_data, ev_extra1, ev_extra2, ev_extra3, ev_extra4)"
 
@@ -32,7 +39,6 @@ typedef struct QueueBuffer
 	char	   *data;			/* COPY text of the pending events */
 	size_t		len;
 	size_t		size;
-	int64_t		pending;		/* events in data */
 } QueueBuffer;
 
 struct PgqEventWriter
@@ -44,7 +50,12 @@ struct PgqEventWriter
 	size_t		pending_bytes;	/* over all queues */
 	PgqConsumer *consumer;		/* of the current batch, or NULL */
 	char		error[1024];	/* the last error, for the consumer's */
+	bool		streaming;
+	PGconn	   *copy_conn;		/* where a COPY is open, or NULL */
+	QueueBuffer *copy_queue;	/* the queue that COPY writes */
 };
+
+static bool send_queue(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb);
 
 static void set_error(PgqEventWriter *writer, const char *fmt,...) pg_attribute_printf(2, 3);
 
@@ -80,11 +91,13 @@ pgq_event_writer_begin(PgqEventWriter *writer, PgqBatch *batch)
 	for (int i = 0; i < writer->nqueues; i++)
 	{
 		writer->queues[i].len = 0;
-		writer->queues[i].pending = 0;
 	}
 	writer->pending_bytes = 0;
 	writer->error[0] = '\0';
 	writer->consumer = batch->consumer;
+	/* a COPY left open by a failed batch went with its connection */
+	writer->copy_conn = NULL;
+	writer->copy_queue = NULL;
 	if (encoding == NULL ? writer->client_encoding != NULL :
 		writer->client_encoding == NULL ||
 		strcmp(encoding, writer->client_encoding) != 0)
@@ -92,6 +105,12 @@ pgq_event_writer_begin(PgqEventWriter *writer, PgqBatch *batch)
 		pg_free(writer->client_encoding);
 		writer->client_encoding = encoding ? pg_strdup(encoding) : NULL;
 	}
+}
+
+void
+pgq_event_writer_set_streaming(PgqEventWriter *writer, bool on)
+{
+	writer->streaming = on;
 }
 
 void
@@ -121,9 +140,15 @@ queue_buffer(PgqEventWriter *writer, const char *queue)
 
 	if (writer->nqueues == writer->maxqueues)
 	{
+		/* copy_queue points into the array that moves */
+		int			copying = writer->copy_queue ?
+			(int) (writer->copy_queue - writer->queues) : -1;
+
 		writer->maxqueues = writer->maxqueues ? writer->maxqueues * 2 : 4;
 		writer->queues = pg_realloc(writer->queues,
-								  writer->maxqueues * sizeof(QueueBuffer));
+									writer->maxqueues * sizeof(QueueBuffer));
+		if (copying >= 0)
+			writer->copy_queue = &writer->queues[copying];
 	}
 	qb = &writer->queues[writer->nqueues++];
 	memset(qb, 0, sizeof(QueueBuffer));
@@ -213,8 +238,9 @@ pgq_event_writer_add(PgqEventWriter *writer, PGconn *target,
 	append_field(qb, event->extra2, '\t');
 	append_field(qb, event->extra3, '\t');
 	append_field(qb, event->extra4, '\n');
-	qb->pending++;
 	writer->pending_bytes += qb->len - before;
+	if (writer->streaming && qb->len >= STREAM_CHUNK_BYTES)
+		return send_queue(writer, target, qb);
 	return true;
 }
 
@@ -300,15 +326,47 @@ current_event_table(PgqEventWriter *writer, PGconn *target, const char *queue)
 	return table;
 }
 
-/* Send one queue's pending events with a single COPY */
+/* End the open COPY, if any, and check its outcome */
 static bool
-copy_queue(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb)
+end_copy(PgqEventWriter *writer)
+{
+	PGconn	   *conn = writer->copy_conn;
+	QueueBuffer *qb = writer->copy_queue;
+	PGresult   *res;
+	bool		ok;
+
+	if (conn == NULL)
+		return true;
+	writer->copy_conn = NULL;
+	writer->copy_queue = NULL;
+	ok = PQputCopyEnd(conn, NULL) == 1;
+	if (!ok)
+		set_error(writer, "target queue \"%s\": %s", qb->queue,
+				  PQerrorMessage(conn));
+	/* the COPY's own result, then the end of the command */
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		if (ok && PQresultStatus(res) != PGRES_COMMAND_OK)
+		{
+			set_error(writer, "target queue \"%s\": %s", qb->queue,
+					  PQresultErrorMessage(res));
+			ok = false;
+		}
+		PQclear(res);
+	}
+	return ok;
+}
+
+/* Open a COPY into the current event table of the queue */
+static bool
+start_copy(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb)
 {
 	char	   *table;
 	char	   *sql;
 	PGresult   *res;
-	bool		ok;
 
+	if (!match_encoding(writer, target))
+		return false;
 	table = current_event_table(writer, target, qb->queue);
 	if (table == NULL)
 		return false;
@@ -325,55 +383,54 @@ copy_queue(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb)
 		return false;
 	}
 	PQclear(res);
+	writer->copy_conn = target;
+	writer->copy_queue = qb;
+	return true;
+}
 
-	ok = true;
-	for (size_t sent = 0; ok && sent < qb->len; sent += COPY_CHUNK_BYTES)
+/*
+ * Send a queue's pending text into its COPY, opening that first (and
+ * ending another queue's).  The COPY stays open.
+ */
+static bool
+send_queue(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb)
+{
+	if (writer->copy_conn != target || writer->copy_queue != qb)
+	{
+		if (!end_copy(writer) || !start_copy(writer, target, qb))
+			return false;
+	}
+	for (size_t sent = 0; sent < qb->len; sent += COPY_CHUNK_BYTES)
 	{
 		size_t		chunk = qb->len - sent;
 
 		if (chunk > COPY_CHUNK_BYTES)
 			chunk = COPY_CHUNK_BYTES;
-		ok = PQputCopyData(target, qb->data + sent, (int) chunk) == 1;
-	}
-	if (PQputCopyEnd(target, ok ? NULL : "could not send the events") != 1)
-		ok = false;
-	if (!ok)
-		set_error(writer, "target queue \"%s\": %s", qb->queue,
-				  PQerrorMessage(target));
-
-	/* the COPY's own result, then the end of the command */
-	while ((res = PQgetResult(target)) != NULL)
-	{
-		if (ok && PQresultStatus(res) != PGRES_COMMAND_OK)
+		if (PQputCopyData(target, qb->data + sent, (int) chunk) != 1)
 		{
 			set_error(writer, "target queue \"%s\": %s", qb->queue,
-					  PQresultErrorMessage(res));
-			ok = false;
+					  PQerrorMessage(target));
+			/* the connection is broken: the batch fails and it goes */
+			writer->copy_conn = NULL;
+			writer->copy_queue = NULL;
+			return false;
 		}
-		PQclear(res);
 	}
-	return ok;
+	writer->pending_bytes -= qb->len;
+	qb->len = 0;
+	return true;
 }
 
 bool
 pgq_event_writer_flush(PgqEventWriter *writer, PGconn *target)
 {
-	if (writer->pending_bytes == 0)
-		return true;
-	if (!match_encoding(writer, target))
-		return false;
-
 	for (int i = 0; i < writer->nqueues; i++)
 	{
 		QueueBuffer *qb = &writer->queues[i];
 
-		if (qb->pending == 0)
-			continue;
-		if (!copy_queue(writer, target, qb))
+		if (qb->len > 0 && !send_queue(writer, target, qb))
 			return false;
-		qb->pending = 0;
-		qb->len = 0;
 	}
 	writer->pending_bytes = 0;
-	return true;
+	return end_copy(writer);
 }

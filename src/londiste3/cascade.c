@@ -557,9 +557,28 @@ ld_node_title(const LdNode *node)
 }
 
 /*
+ * A query that logs nothing: status probes run in threads and report
+ * failures themselves (PQerrorMessage of the connection).
+ */
+static PGresult *
+query_quietly(PGconn *conn, const char *sql, int nparams,
+			  const char *const *params)
+{
+	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/*
  * What status shows of a node, read over conn: its consumers with their
  * tick times, its queue's ticker lag, the cascaded consumers' errors and
- * the count of tables by state.
+ * the count of tables by state.  Thread-safe; false on failure, with the
+ * reason in PQerrorMessage(conn).
  */
 bool
 ld_node_load_status(Londiste *ld, LdNode *node, PGconn *conn)
@@ -572,7 +591,7 @@ ld_node_load_status(Londiste *ld, LdNode *node, PGconn *conn)
 				n_ignored = 0;
 	char	   *line;
 
-	node->consumers = sky_db_exec(conn,
+	node->consumers = query_quietly(conn,
 								  "select consumer_name, current_timestamp - lag as tick_time,"
 								  " lag, last_seen, last_tick,"
 								  " extract(epoch from current_timestamp - lag) as tick_epoch"
@@ -580,7 +599,7 @@ ld_node_load_status(Londiste *ld, LdNode *node, PGconn *conn)
 								  1, params);
 	if (node->consumers == NULL)
 		return false;
-	res = sky_db_exec(conn,
+	res = query_quietly(conn,
 					  "select current_timestamp - ticker_lag as tick_time, ticker_lag,"
 					  " current_timestamp as now,"
 					  " extract(epoch from current_timestamp) as now_epoch,"
@@ -597,12 +616,12 @@ ld_node_load_status(Londiste *ld, LdNode *node, PGconn *conn)
 			ld_epoch_usec(PQgetvalue(res, 0, 4));
 	}
 	PQclear(res);
-	node->cascaded = sky_db_exec(conn, "select * from pgq_node.get_consumer_info($1)",
+	node->cascaded = query_quietly(conn, "select * from pgq_node.get_consumer_info($1)",
 								 1, params);
 	if (node->cascaded == NULL)
 		return false;
 
-	res = sky_db_exec(conn, "select * from londiste.get_table_list($1)", 1, params);
+	res = query_quietly(conn, "select * from londiste.get_table_list($1)", 1, params);
 	if (res == NULL)
 		return false;
 	for (i = 0; i < PQntuples(res); i++)
@@ -824,6 +843,16 @@ ld_cascade_change_provider(LdCascade *c, const char *node,
 	if (ld_cascade_member(c, new_provider) == NULL)
 	{
 		sky_log(SKY_LOG_ERROR, "Unknown node: %s", new_provider);
+		return false;
+	}
+	if (strcmp(new_provider, c->local->name) != 0 && !ld_cascade_alive(c, new_provider))
+	{
+		sky_log(SKY_LOG_ERROR, "node %s is dead, it cannot be a provider", new_provider);
+		return false;
+	}
+	if (strcmp(node, c->local->name) != 0 && !ld_cascade_alive(c, node))
+	{
+		sky_log(SKY_LOG_ERROR, "node %s is dead, it cannot change its provider", node);
 		return false;
 	}
 	res = node_consumer(c, node, consumer, &row);

@@ -95,6 +95,7 @@ format_row(const char *fmt, const PGresult *res)
 		char	   *quoted_name;
 		int			col;
 		char		spec[32];
+		size_t		flaglen;
 		size_t		speclen;
 		char		conv;
 		const char *value;
@@ -127,8 +128,8 @@ format_row(const char *fmt, const PGresult *res)
 		}
 		pg_free(name);
 		p = end + 1;
-		speclen = strspn(p, "#0- +");
-		speclen += strspn(p + speclen, "0123456789.");
+		flaglen = strspn(p, "#0- +");
+		speclen = flaglen + strspn(p + flaglen, "0123456789.");
 		conv = p[speclen];
 		if (speclen >= sizeof(spec) - 4 || conv == '\0')
 		{
@@ -155,9 +156,10 @@ format_row(const char *fmt, const PGresult *res)
 				goto done;
 			}
 			/* the flags and width apply to the digits as to a string */
-			if (strchr(spec, '0') != NULL && strchr(spec, '-') == NULL)
+			if (memchr(spec + 1, '0', flaglen) != NULL &&
+				memchr(spec + 1, '-', flaglen) == NULL)
 			{
-				int			width = atoi(spec + 1 + strspn(spec + 1, "#0- +"));
+				int			width = atoi(spec + 1 + flaglen);
 				int			len = strlen(digits);
 				bool		neg = digits[0] == '-';
 
@@ -314,11 +316,16 @@ compare_table(LdSyncPair *pair)
 	return bad;
 }
 
-/* exit status: the number of tables that differ */
+/*
+ * Exit status: the number of tables that differ, at most 255 (python's
+ * would wrap around to 0 at 256).
+ */
 static int
 cmd_compare(Londiste *ld)
 {
-	return ld_sync_tables(ld, compare_table);
+	int			bad = ld_sync_tables(ld, compare_table);
+
+	return Min(bad, 255);
 }
 
 static int

@@ -56,7 +56,10 @@ typedef struct LdCopyRequest
 extern bool ld_copy_table(Londiste *ld, PGconn *src, PGconn *dst,
 						  const LdCopyRequest *req, char **snapshot);
 
-/* fkeys.c */
+/*
+ * fkeys.c: local must be outside a transaction; each key is dropped or
+ * restored in transactions of its own.
+ */
 /* drop every foreign key from or to the table, keeping it in pending_fkeys */
 extern bool ld_drop_table_fkeys(PGconn *local, const char *table_name);
 /* restore the queue's pending foreign keys that may be restored now */

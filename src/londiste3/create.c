@@ -151,6 +151,12 @@ create_table(PGconn *src, PGconn *dst, const char *name, const char *dest_name,
 		goto done;
 	if (full && !create_owned_sequences(src, dst, st))
 		goto done;
+	/*
+	 * A copy under another name uses the provider table's sequences but
+	 * does not take them over from the table of that name.
+	 */
+	if (renamed)
+		kinds &= ~LD_OBJ_SEQUENCE;
 	if (ld_struct_create(dst, st, kinds))
 		result = LD_CREATE_DONE;
 

@@ -17,6 +17,8 @@
 #include "postgres_fe.h"
 
 #include <limits.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include "framework/log.h"
 #include "framework/script.h"
@@ -408,6 +410,48 @@ optional_key(SkyConfig *cf, const char *key, char *def)
 	return sky_config_has(cf, key) ? sky_config_get(cf, key, NULL) : def;
 }
 
+/*
+ * Does a londiste process, ours or python3-londiste's, hold the pidfile?
+ * Python's scripts do not lock their pidfiles (the framework's lock cannot
+ * see them), they only keep a live pid in it; so a live pid counts when
+ * that process runs londiste, which keeps a recycled pid from blocking the
+ * start.  Python and C workers of one node thus exclude each other.
+ */
+static bool
+londiste_holds_pidfile(const char *path)
+{
+	FILE	   *f;
+	long		pid = 0;
+	char	   *cmdline_path;
+	char		cmdline[4096];
+	size_t		n;
+	size_t		i;
+
+	if (path[0] == '\0' || (f = fopen(path, "r")) == NULL)
+		return false;
+	if (fscanf(f, "%ld", &pid) != 1 || pid <= 0 || pid == getpid())
+	{
+		fclose(f);
+		return false;
+	}
+	fclose(f);
+	if (kill((pid_t) pid, 0) != 0 && errno != EPERM)
+		return false;
+	cmdline_path = psprintf("/proc/%ld/cmdline", pid);
+	f = fopen(cmdline_path, "r");
+	pg_free(cmdline_path);
+	if (f == NULL)
+		return false;
+	n = fread(cmdline, 1, sizeof(cmdline) - 1, f);
+	fclose(f);
+	/* the arguments are NUL-separated: search them as one string */
+	for (i = 0; i < n; i++)
+		if (cmdline[i] == '\0')
+			cmdline[i] = ' ';
+	cmdline[n] = '\0';
+	return strstr(cmdline, "londiste") != NULL;
+}
+
 static bool
 load_keys(Londiste *ld)
 {
@@ -489,6 +533,11 @@ main(int argc, char **argv)
 	ld.script.pidfile = command_pidfile(&ld, cmd);
 	if (cmd->pidfile != LD_PIDFILE_MAIN && cmd->pidfile != LD_PIDFILE_COPY)
 		ld.script.daemon = false;
+	if (londiste_holds_pidfile(ld.script.pidfile))
+	{
+		sky_log(SKY_LOG_ERROR, "Pidfile exists, another process running?");
+		exit(LD_EXIT_ERROR);
+	}
 	if (!sky_script_start(&ld.script))
 		exit(LD_EXIT_ERROR);
 

@@ -271,13 +271,6 @@ copy_provider_objects(Londiste *ld, PGconn *local, PGconn *provider)
 	return ok && res != NULL;
 }
 
-static bool
-exec_on(PGconn *conn, const char *sql, int n, const char *const *params,
-		PGresult **result)
-{
-	return ld_exec_cmd(conn, sql, n, params, result);
-}
-
 /* create-branch/create-leaf: join an existing cascade below a provider */
 static int
 create_subscriber(Londiste *ld, PGconn *local, const char *type,
@@ -334,17 +327,17 @@ create_subscriber(Londiste *ld, PGconn *local, const char *type,
 	{
 		const char *p[3] = {q, name, location};
 
-		if (!exec_on(root, "select * from pgq_node.register_location($1, $2, $3, false)",
-					 3, p, NULL) ||
-			!exec_on(provider, "select * from pgq_node.register_location($1, $2, $3, false)",
-					 3, p, NULL))
+		if (!ld_exec_cmd(root, "select * from pgq_node.register_location($1, $2, $3, false)",
+						 3, p, NULL) ||
+			!ld_exec_cmd(provider, "select * from pgq_node.register_location($1, $2, $3, false)",
+						 3, p, NULL))
 			return LD_EXIT_ERROR;
 	}
 	{
 		const char *p[3] = {q, name, ld->script.job_name};
 
-		if (!exec_on(provider, "select * from pgq_node.register_subscriber($1, $2, $3, null)",
-					 3, p, &res))
+		if (!ld_exec_cmd(provider, "select * from pgq_node.register_subscriber($1, $2, $3, null)",
+						 3, p, &res))
 			return LD_EXIT_ERROR;
 		i = PQfnumber(res, "global_watermark");
 		watermark = i < 0 || PQntuples(res) == 0 || PQgetisnull(res, 0, i) ? NULL :
@@ -355,8 +348,8 @@ create_subscriber(Londiste *ld, PGconn *local, const char *type,
 	{
 		const char *p[3] = {q, name, location};
 
-		if (!exec_on(local, "select * from pgq_node.register_location($1, $2, $3, false)",
-					 3, p, NULL))
+		if (!ld_exec_cmd(local, "select * from pgq_node.register_location($1, $2, $3, false)",
+						 3, p, NULL))
 			return LD_EXIT_ERROR;
 	}
 	for (i = 0; i < rc->nmembers; i++)
@@ -364,16 +357,16 @@ create_subscriber(Londiste *ld, PGconn *local, const char *type,
 		LdMember   *m = &rc->members[i];
 		const char *p[4] = {q, m->name, m->location, m->dead ? "true" : "false"};
 
-		if (!exec_on(local, "select * from pgq_node.register_location($1, $2, $3, $4)",
-					 4, p, NULL))
+		if (!ld_exec_cmd(local, "select * from pgq_node.register_location($1, $2, $3, $4)",
+						 4, p, NULL))
 			return LD_EXIT_ERROR;
 	}
 	{
 		const char *p[7] = {q, type, name, ld->script.job_name, provider_name,
 		watermark, ld->opt.merge};
 
-		if (!exec_on(local, "select * from pgq_node.create_node($1, $2, $3, $4, $5, $6, $7)",
-					 7, p, NULL))
+		if (!ld_exec_cmd(local, "select * from pgq_node.create_node($1, $2, $3, $4, $5, $6, $7)",
+						 7, p, NULL))
 			return LD_EXIT_ERROR;
 	}
 	if (!copy_provider_objects(ld, local, provider))
@@ -464,10 +457,10 @@ create_node(Londiste *ld, const char *type)
 		const char *p1[3] = {q, name, location};
 		const char *p2[7] = {q, type, name, ld->script.job_name, NULL, NULL, NULL};
 
-		if (!exec_on(local, "select * from pgq_node.register_location($1, $2, $3, false)",
-					 3, p1, NULL) ||
-			!exec_on(local, "select * from pgq_node.create_node($1, $2, $3, $4, $5, $6, $7)",
-					 7, p2, NULL))
+		if (!ld_exec_cmd(local, "select * from pgq_node.register_location($1, $2, $3, false)",
+						 3, p1, NULL) ||
+			!ld_exec_cmd(local, "select * from pgq_node.create_node($1, $2, $3, $4, $5, $6, $7)",
+						 7, p2, NULL))
 			return LD_EXIT_ERROR;
 	}
 	else if ((rc = create_subscriber(ld, local, type, name, location,
@@ -483,7 +476,7 @@ create_node(Londiste *ld, const char *type)
 		pgq_dict_set(attrs, "sync_watermark", ld->opt.sync_watermark);
 		text = pgq_urlencode(attrs);
 		p[1] = text;
-		if (!exec_on(local, "select * from pgq_node.set_node_attrs($1, $2)", 2, p, NULL))
+		if (!ld_exec_cmd(local, "select * from pgq_node.set_node_attrs($1, $2)", 2, p, NULL))
 			return LD_EXIT_ERROR;
 		pgq_dict_free(attrs);
 	}

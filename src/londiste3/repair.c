@@ -24,6 +24,7 @@
 
 #include "framework/log.h"
 #include "framework/pqutil.h"
+#include "framework/signals.h"
 #include "londiste3/repair.h"
 #include "pqexpbuffer.h"
 
@@ -450,6 +451,13 @@ merge_streams(Repair *r, RepairStream *src, RepairStream *dst)
 	{
 		bool		next_src = true;
 		bool		next_dst = true;
+
+		/* a long merge stops at SIGINT/SIGTERM; fixes so far are kept */
+		if (sky_stop_pending || sky_terminate_pending)
+		{
+			log_error("interrupted by a signal");
+			exit(LD_EXIT_ERROR);
+		}
 
 		if (src->done || dst->done || strcmp(src->line, dst->line) != 0)
 		{

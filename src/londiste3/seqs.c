@@ -17,6 +17,7 @@
 
 #include "framework/log.h"
 #include "framework/pqutil.h"
+#include "londiste3/copy.h"
 #include "londiste3/exec_attrs.h"
 #include "londiste3/tables.h"
 
@@ -128,22 +129,15 @@ add_one_seq(Londiste *ld, PGconn *src, PGconn *dst, const char *seq)
 		return false;
 	if (ld->opt.create || ld->opt.create_full)
 	{
-		if (exists > 0)
-			sky_log(SKY_LOG_INFO, "Sequence %s already exist, not creating", seq);
-		else
+		/* it logs "already exist" and "missing on provider" itself */
+		switch (ld_create_from_provider(src, dst, seq, 'S', seq, ld->opt.create_full))
 		{
-			int			on_src = sequence_exists(src, seq);
-
-			if (on_src < 0)
-				return false;
-			if (on_src == 0)
-			{
-				sky_log(SKY_LOG_WARNING, "Sequence \"%s\" missing on provider, skipping", seq);
+			case LD_CREATE_DONE:
+				break;
+			case LD_CREATE_SKIPPED:
 				return true;
-			}
-			sky_log(SKY_LOG_ERROR, "Sequence %s: --create and --create-full are not available in this build",
-					seq);
-			return false;
+			case LD_CREATE_FAILED:
+				return false;
 		}
 	}
 	else if (exists == 0)

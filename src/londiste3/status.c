@@ -5,7 +5,7 @@
  *
  * status prints the cascade as a tree, byte for byte as python3-pgq's
  * QueueInfo.print_tree() does: scripts parse it.  Each member is probed
- * over its public location; a dead member (tagged, or --dead) is not
+ * over its public location, several at a time; a dead member (tagged, or --dead) is not
  * contacted, an unreachable one is reported and both show as "(dead)"
  * at the top level, with the nodes they feed under them.
  *
@@ -15,6 +15,7 @@
  */
 #include "postgres_fe.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include "framework/log.h"
@@ -147,11 +148,12 @@ add_info_lines(LdNode *node)
 
 /*
  * The status of one member, probed over its public location on a
- * connection of its own.  A dead member is not contacted; a failure is
- * printed (as Python does, on stdout) and the member shown as dead.
+ * connection of its own.  A dead member is not contacted; one that fails
+ * is shown as dead, and *failure says why (the first line of the error).
+ * Thread-safe: it logs nothing.
  */
 static LdNode *
-probe_member(Londiste *ld, LdCascade *c, LdMember *m)
+probe_member(Londiste *ld, LdMember *m, char **failure)
 {
 	const char *params[1] = {ld->queue_name};
 	char	   *location = m->location ? m->location : "";
@@ -159,6 +161,7 @@ probe_member(Londiste *ld, LdCascade *c, LdMember *m)
 	PGresult   *res;
 	LdNode	   *node;
 
+	*failure = NULL;
 	if (m->dead)
 		return ld_node_dead(m->name, location);
 	if (ld->remote_extra_connstr != NULL && ld->remote_extra_connstr[0] != '\0')
@@ -188,18 +191,83 @@ probe_member(Londiste *ld, LdCascade *c, LdMember *m)
 failed:
 	{
 		char	   *msg = pg_strdup(PQerrorMessage(conn));
+		char	   *start = msg;
 		char	   *nl;
 
-		while (*msg == ' ' || *msg == '\n' || *msg == '\t')
-			msg++;
-		nl = strchr(msg, '\n');
+		while (*start == ' ' || *start == '\n' || *start == '\t')
+			start++;
+		nl = strchr(start, '\n');
 		if (nl != NULL)
 			*nl = '\0';
-		printf("Node '%s' failure: %s\n", m->name, msg);
+		*failure = pg_strdup(start);
+		pg_free(msg);
 		PQfinish(conn);
-		(void) c;
 		return ld_node_dead(m->name, location);
 	}
+}
+
+/* the members' probes, shared by the probing threads */
+typedef struct ProbeSet
+{
+	Londiste   *ld;
+	LdCascade  *cascade;
+	LdNode	  **nodes;			/* by member index */
+	char	  **failures;
+	int			next;			/* the next member to probe */
+	pthread_mutex_t lock;
+} ProbeSet;
+
+static void *
+probe_thread(void *arg)
+{
+	ProbeSet   *set = arg;
+
+	for (;;)
+	{
+		int			i;
+
+		pthread_mutex_lock(&set->lock);
+		i = set->next++;
+		pthread_mutex_unlock(&set->lock);
+		if (i >= set->cascade->nmembers)
+			return NULL;
+		set->nodes[i] = probe_member(set->ld, &set->cascade->members[i],
+									 &set->failures[i]);
+	}
+}
+
+/*
+ * Probe every member, in parallel as python3-pgq does (a thread per four
+ * members, at least one, at most 100); the failures are printed in member
+ * order, before the tree.
+ */
+static LdNode **
+probe_members(Londiste *ld, LdCascade *c)
+{
+	ProbeSet	set;
+	int			nthreads = Max(Min(c->nmembers / 4, 100), 1);
+	pthread_t  *threads = pg_malloc0(sizeof(pthread_t) * nthreads);
+	int			started = 0;
+	int			i;
+
+	memset(&set, 0, sizeof(set));
+	set.ld = ld;
+	set.cascade = c;
+	set.nodes = pg_malloc0(sizeof(LdNode *) * (c->nmembers + 1));
+	set.failures = pg_malloc0(sizeof(char *) * (c->nmembers + 1));
+	pthread_mutex_init(&set.lock, NULL);
+	for (i = 1; i < nthreads; i++)
+		if (pthread_create(&threads[started], NULL, probe_thread, &set) == 0)
+			started++;
+	probe_thread(&set);
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	pthread_mutex_destroy(&set.lock);
+	for (i = 0; i < c->nmembers; i++)
+		if (set.failures[i] != NULL)
+			printf("Node '%s' failure: %s\n", c->members[i].name, set.failures[i]);
+	pg_free(threads);
+	return set.nodes;
 }
 
 static int
@@ -322,6 +390,7 @@ cmd_status(Londiste *ld)
 {
 	LdCascade  *c = ld_cascade_load(ld);
 	LdNode	  **nodes;
+	LdNode	  **probed;
 	int			n = 0;
 	int			i;
 
@@ -331,9 +400,10 @@ cmd_status(Londiste *ld)
 	/* the local node first, then the members in their order */
 	nodes = pg_malloc0(sizeof(LdNode *) * (c->nmembers + 1));
 	nodes[n++] = c->local;
+	probed = probe_members(ld, c);
 	for (i = 0; i < c->nmembers; i++)
 	{
-		LdNode	   *node = probe_member(ld, c, &c->members[i]);
+		LdNode	   *node = probed[i];
 		LdNode	   *same = find_node(nodes, n, node->name);
 
 		if (same == c->local)
@@ -393,7 +463,11 @@ cmd_node_status(Londiste *ld)
 		return LD_EXIT_ERROR;
 	node = c->local;
 	if (!ld_node_load_status(ld, node, ld_local(ld)))
+	{
+		sky_log(SKY_LOG_ERROR, "reading the node's status failed: %s",
+				PQerrorMessage(ld_local(ld)));
 		return LD_EXIT_ERROR;
+	}
 	nsub = ld_cascade_subscribers(c, node->name, &subscribers);
 	if (nsub < 0)
 		return LD_EXIT_ERROR;

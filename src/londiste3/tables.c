@@ -305,15 +305,25 @@ typedef enum AddResult
 } AddResult;
 
 /*
- * --create / --create-full: create the missing local table from the
- * source's, inside the caller's transaction.
+ * --create / --create-full: create the missing local table like the
+ * source's (its dest_table there), inside the caller's transaction.
  */
 static AddResult
 create_table(Londiste *ld, PGconn *src, PGconn *dst, const char *table,
-			 const char *dest_table, const char *desc, const SetTables *src_tables)
+			 const char *dest_table, const SetTables *src_tables)
 {
-	sky_log(SKY_LOG_ERROR, "Table %s: --create and --create-full are not available in this build",
-			desc);
+	const SetTable *st = find_set_table(src_tables, table);
+
+	switch (ld_create_from_provider(src, dst, st ? st->dest_table : table, 'r',
+									dest_table, ld->opt.create_full))
+	{
+		case LD_CREATE_DONE:
+			return ADD_DONE;
+		case LD_CREATE_SKIPPED:
+			return ADD_SKIPPED;
+		case LD_CREATE_FAILED:
+			break;
+	}
 	return ADD_FAILED;
 }
 
@@ -341,15 +351,11 @@ add_one_table(Londiste *ld, PGconn *src, PGconn *dst, const char *arg,
 
 	if (ld->opt.create || ld->opt.create_full)
 	{
-		if (exists > 0)
-			sky_log(SKY_LOG_INFO, "Table %s already exist, not touching", desc);
-		else
-		{
-			result = create_table(ld, src, dst, table, dest_table, desc, src_tables);
-			if (result != ADD_DONE)
-				goto done;
-			result = ADD_FAILED;
-		}
+		/* it logs "already exist, not touching" itself */
+		result = create_table(ld, src, dst, table, dest_table, src_tables);
+		if (result != ADD_DONE)
+			goto done;
+		result = ADD_FAILED;
 	}
 	else if (exists == 0 && ld->opt.skip_non_existing)
 	{

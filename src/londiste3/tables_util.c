@@ -11,6 +11,7 @@
 
 #include "framework/log.h"
 #include "framework/pqutil.h"
+#include "londiste3/exec_attrs.h"
 #include "londiste3/handler.h"
 #include "londiste3/tables.h"
 #include "pqexpbuffer.h"
@@ -247,6 +248,8 @@ ld_expand_args(Londiste *ld, PGconn *conn, char kind, bool existing,
 	{
 		for (i = 0; i < wanted->n; i++)
 			ld_list_add(result, wanted->items[i]);
+		ld_string_list_free(&local);
+		ld_string_list_free(&missing);
 		return true;
 	}
 	for (i = 0; i < ld->nargs; i++)
@@ -269,7 +272,9 @@ ld_expand_args(Londiste *ld, PGconn *conn, char kind, bool existing,
 			char	   *fq = ld_make_fqname(arg);
 
 			if (ld_list_contains(result, fq))
-				;
+			{
+				/* named twice: once is enough */
+			}
 			else if (ld_list_contains(wanted, fq))
 				ld_list_add(result, fq);
 			else if (ld_list_contains(other, fq))
@@ -289,9 +294,12 @@ ld_expand_args(Londiste *ld, PGconn *conn, char kind, bool existing,
 			pg_free(fq);
 		}
 	}
+	ld_string_list_free(&local);
+	ld_string_list_free(&missing);
 	if (!ok)
 	{
 		sky_log(SKY_LOG_ERROR, "Cannot proceed");
+		ld_string_list_free(result);
 		return false;
 	}
 	if (result->n == 0)

@@ -362,21 +362,28 @@ load_indexes(PGconn *conn, LdTableStruct *st, const char *const *params,
 }
 
 /*
- * def with the first occurrence of "<word> <from> " replaced by "<word>
- * <to> ": the table a trigger or rule is on, as the server printed it.
+ * def with the first " <word> <from>" that is followed by white space
+ * replaced by " <word> <to>": the table a trigger or rule is on, as the
+ * server printed it.
  */
 static char *
 retarget(const char *def, const char *word, const char *from, const char *to)
 {
-	char	   *pattern = psprintf(" %s %s ", word, from);
-	const char *at = strstr(def, pattern);
-	char	   *result;
+	char	   *pattern = psprintf(" %s %s", word, from);
+	size_t		len = strlen(pattern);
+	const char *at = def;
+	char	   *result = NULL;
 
-	if (at == NULL)
-		result = NULL;
-	else
-		result = psprintf("%.*s %s %s %s", (int) (at - def), def, word, to,
-						  at + strlen(pattern));
+	while ((at = strstr(at, pattern)) != NULL)
+	{
+		if (at[len] == ' ' || at[len] == '\n')
+		{
+			result = psprintf("%.*s %s %s%s", (int) (at - def), def, word, to,
+							  at + len);
+			break;
+		}
+		at++;
+	}
 	pg_free(pattern);
 	return result;
 }

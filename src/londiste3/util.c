@@ -11,6 +11,7 @@
 #include "postgres_fe.h"
 
 #include "catalog/pg_type_d.h"
+#include "common/keywords.h"
 #include "framework/log.h"
 #include "framework/pqutil.h"
 #include "londiste3/londiste.h"
@@ -88,6 +89,39 @@ ld_make_fqname(const char *name)
 	return psprintf("public.%s", name);
 }
 
+/* Append one name part, quoted the way the server's quote_ident() would. */
+static void
+append_ident(PQExpBuffer buf, const char *ident)
+{
+	const char *p;
+	bool		plain = ident[0] != '\0' &&
+		((ident[0] >= 'a' && ident[0] <= 'z') || ident[0] == '_');
+
+	for (p = ident; *p && plain; p++)
+		plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+			*p == '_';
+	/* a keyword other than an unreserved one must be quoted as well */
+	if (plain)
+	{
+		int			kw = ScanKeywordLookup(ident, &ScanKeywords);
+
+		plain = kw < 0 || ScanKeywordCategories[kw] == UNRESERVED_KEYWORD;
+	}
+	if (plain)
+	{
+		appendPQExpBufferStr(buf, ident);
+		return;
+	}
+	appendPQExpBufferChar(buf, '"');
+	for (p = ident; *p; p++)
+	{
+		if (*p == '"')
+			appendPQExpBufferChar(buf, '"');
+		appendPQExpBufferChar(buf, *p);
+	}
+	appendPQExpBufferChar(buf, '"');
+}
+
 /* Quote each part of a fq name as an identifier, for SQL text. */
 char *
 ld_quote_fqname(const char *name)
@@ -95,39 +129,13 @@ ld_quote_fqname(const char *name)
 	char	   *fq = ld_make_fqname(name);
 	char	   *dot = strchr(fq, '.');
 	PQExpBufferData buf;
-	char	   *parts[2];
-	int			i;
 	char	   *result;
 
 	*dot = '\0';
-	parts[0] = fq;
-	parts[1] = dot + 1;
 	initPQExpBuffer(&buf);
-	for (i = 0; i < 2; i++)
-	{
-		const char *p;
-		bool		plain = parts[i][0] != '\0' &&
-			!(parts[i][0] >= '0' && parts[i][0] <= '9');
-
-		for (p = parts[i]; *p && plain; p++)
-			plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-				*p == '_';
-		if (i > 0)
-			appendPQExpBufferChar(&buf, '.');
-		if (plain)
-			appendPQExpBufferStr(&buf, parts[i]);
-		else
-		{
-			appendPQExpBufferChar(&buf, '"');
-			for (p = parts[i]; *p; p++)
-			{
-				if (*p == '"')
-					appendPQExpBufferChar(&buf, '"');
-				appendPQExpBufferChar(&buf, *p);
-			}
-			appendPQExpBufferChar(&buf, '"');
-		}
-	}
+	append_ident(&buf, fq);
+	appendPQExpBufferChar(&buf, '.');
+	append_ident(&buf, dot + 1);
 	result = pg_strdup(buf.data);
 	termPQExpBuffer(&buf);
 	pg_free(fq);

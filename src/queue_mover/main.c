@@ -151,6 +151,8 @@ main(int argc, char **argv)
 	int			rc;
 
 	mover.writer = pgq_event_writer_new();
+	/* process_batch only adds and flushes: the COPY may stay open */
+	pgq_event_writer_set_streaming(mover.writer, true);
 	rc = pgq_program_main(&program, argc, argv);
 	pgq_event_writer_free(mover.writer);
 	free(mover.dst_queue);

@@ -198,6 +198,8 @@ main(int argc, char **argv)
 	int			rc;
 
 	splitter.writer = pgq_event_writer_new();
+	/* process_batch only adds and flushes: the COPY may stay open */
+	pgq_event_writer_set_streaming(splitter.writer, true);
 	rc = pgq_program_main(&program, argc, argv);
 	pgq_event_writer_free(splitter.writer);
 	return rc;

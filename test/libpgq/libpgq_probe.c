@@ -9,7 +9,9 @@
  *		for SERIAL and REMOTE, else in a transaction the library commits
  *		before it records the batch.  Keys: retry_type (events of this
  *		type are retried once), fail_type (a batch with such an event fails),
- *		event_delay (seconds to sleep per event).
+ *		event_delay (seconds to sleep per event), source_query (run on the
+ *		source connection, asked for anew, before the third event of every
+ *		batch; a batch fails if it fails).
  *	libpgq_probe urldecode TEXT		 pairs as HEXKEY HEXVALUE|NULL lines
  *	libpgq_probe urlencode HEXKEY HEXVALUE|NULL ...
  *	libpgq_probe template TEXT		 the SQL, or the error
@@ -26,6 +28,7 @@
 static const char *apply_table;
 static const char *retry_type;
 static const char *fail_type;
+static const char *source_query;
 static double event_delay;
 
 static bool
@@ -34,6 +37,7 @@ probe_configure(PgqConsumer *consumer, void *arg)
 	apply_table = pgq_config_get(consumer, "apply_table", "applied");
 	retry_type = pgq_config_get(consumer, "retry_type", NULL);
 	fail_type = pgq_config_get(consumer, "fail_type", NULL);
+	source_query = pgq_config_get(consumer, "source_query", NULL);
 	event_delay = pgq_config_get_float(consumer, "event_delay", 0);
 	return true;
 }
@@ -48,6 +52,7 @@ probe_batch(PgqBatch *batch, void *arg)
 	char		sql[256];
 	char		batch_id[32];
 	char		ev_id[32];
+	int			seen = 0;
 
 	if (dst == NULL)
 		dst = pgq_consumer_connection(consumer, program->dst_db_key, false);
@@ -66,6 +71,21 @@ probe_batch(PgqBatch *batch, void *arg)
 		const char *params[4] = {ev_id, ev->type, ev->data, batch_id};
 		PGresult   *res;
 
+		if (source_query != NULL && ++seen == 3)
+		{
+			PGconn	   *src = pgq_consumer_connection(consumer, program->src_db_key, true);
+			PGresult   *res = src ? PQexec(src, source_query) : NULL;
+
+			if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			{
+				pgq_log(PGQ_LOG_ERROR, "source_query failed: %s",
+						src ? PQerrorMessage(src) : pgq_consumer_error(consumer));
+				PQclear(res);
+				return false;
+			}
+			PQclear(res);
+			pgq_batch_stat(batch, "source_queries", 1);
+		}
 		if (event_delay > 0)
 		{
 			struct timespec ts;

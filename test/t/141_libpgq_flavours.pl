@@ -88,6 +88,11 @@ my %filter_cases = (
 	lazy60 => [ { pgq_lazy_fetch => 60 }, 60 ],
 	lazy0f => [ { pgq_lazy_fetch => 0, table_filter => 'public.t2' }, 20 ],
 	lazy7f => [ { pgq_lazy_fetch => 7, table_filter => 'public.t2' }, 20 ],
+	# the program takes the source connection in mid-batch, while the
+	# library reads ahead on it: the read is settled first, nothing lost
+	lazy0s => [ { pgq_lazy_fetch => 0, source_query => 'select 1' }, 60 ],
+	lazy7s => [ { pgq_lazy_fetch => 7, source_query => 'select 1' }, 60 ],
+	lazy0fs => [ { pgq_lazy_fetch => 0, table_filter => 'public.t2', source_query => 'select 1' }, 20 ],
 );
 foreach my $name (sort keys %filter_cases)
 {
@@ -106,6 +111,8 @@ foreach my $name (sort keys %filter_cases)
 		"$name: consumer reached the last tick");
 	is(stop_probe($h, $name), 0, "$name: stopped");
 	is(applied_stats($node, "applied_$name"), "$want $want", "$name: $want events applied once");
+	like(slurp("$dir/$name.log"), qr/, source_queries: 1[,}]/, "$name: source_query ran in mid-batch")
+	  if $filter_cases{$name}[0]{source_query};
 }
 is($node->safe_psql('dst', 'select min(ev_data::int) || \'-\' || max(ev_data::int) from applied_tfilt'),
 	'101-160', 'table_filter matched "t1" as public.t1 and other.t3 as given');

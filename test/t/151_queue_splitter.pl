@@ -107,6 +107,25 @@ my ($tick) = split /\|/, consumer_info($node, 'postgres', 'srcq', 'split_extra1'
 is($node->safe_psql('target', "select pgq_ext.get_last_tick('split_extra1')"),
 	$tick, 'pgq_ext has the last tick');
 
+# Events larger than the writer's 64 kB streaming pieces, routed to
+# alternating queues: each is sent as soon as it is added, so the open COPY
+# changes queue with every event.
+$node->safe_psql(
+	'postgres', q{
+select pgq.insert_event('srcq', case when i % 2 = 1 then 't_ins' else 't_upd' end,
+                        repeat(md5(i::text), 3000), (array['q_a', 'q_b', 'q_c'])[i % 3 + 1],
+                        null, null, null)
+  from generate_series(1, 9) i;
+select pgq.ticker('srcq');
+});
+foreach my $job ($by_extra1, $by_type)
+{
+	start_job($job);
+	ok(wait_caught_up($job), "$job->{name} caught up with the large events");
+	is(stop_job($job), 0, "$job->{name} stopped");
+}
+check_all('large events streamed');
+
 # The crash points
 batch_of(31, 50);
 foreach my $job ($by_extra1, $by_type)

@@ -199,12 +199,12 @@ is( masked(londiste_ok($cleaf, 'members')),
 	masked(londiste_ok($pleaf, 'members')),
 	'members of both cascades are the same');
 
-# The replay workers are Python's (londiste3's worker is another helper's
-# work): node commands must work with either.
+# The replay workers: Python's on root and branch, londiste3's on the leaf
+# (node commands must work with either).
 sub worker_of
 {
 	my ($m) = @_;
-	return with_program($m, 'python');
+	return with_program($m, $m->{name} eq 'leaf' ? 'londiste3' : 'python');
 }
 
 # pause and resume need the worker to answer
@@ -337,6 +337,14 @@ foreach my $m ($croot, $cbranch)
 		'f', "tag-alive marked the leaf alive on $m->{name}");
 }
 
+# a cascaded consumer's error: its first line in status, as Python shows it
+stop_worker(worker_of($cleaf));
+$cleaf->{node}->safe_psql($cleaf->{db},
+	"select * from pgq_node.set_consumer_error('replika', 'leaf', E'apply failed\\nsecond line')");
+my $err_status = compare_output($cbranch, 'status with a consumer error', 'status');
+like($err_status, qr/^\s+ERR: leaf: apply failed$/m,
+	'status shows the first line of the error');
+
 # an unreachable member shows as dead, after a failure line
 $node->safe_psql($croot->{db},
 	"update pgq_node.node_location set node_location = 'dbname=c_gone host=" . $node->host
@@ -344,6 +352,23 @@ $node->safe_psql($croot->{db},
 my $st = londiste_ok($croot, 'status');
 like($st, qr/^Node 'leaf' failure: .*c_gone/m, 'status names the unreachable member');
 like($st, qr/^leaf \(dead\)$/m, 'and shows it as dead');
+
+# with more than eight members several threads probe them; the failures
+# come in member order all the same, the tree is unchanged
+$node->safe_psql($croot->{db},
+	"insert into pgq_node.node_location (queue_name, node_name, node_location, dead) "
+	  . "select 'replika', 'zfake' || i, 'dbname=c_gone' || i || ' host=" . $node->host
+	  . ' port=' . $node->port . "', false from generate_series(1, 6) i");
+my $many = londiste_ok($croot, 'status');
+my @failed = ($many =~ /^Node '(\w+)' failure: /mg);
+is("@failed", 'leaf zfake1 zfake2 zfake3 zfake4 zfake5 zfake6',
+	'status with nine members reports every failure, in member order');
+my $tree = $many =~ s/^Node .*\n//mgr;
+$tree =~ s/^zfake\d \(dead\)\n//mg;
+is(mask_output($tree), mask_output($st =~ s/^Node .*\n//mgr),
+	'and prints the same tree');
+$node->safe_psql($croot->{db},
+	"delete from pgq_node.node_location where node_name like 'zfake%'");
 
 # drop-node: refused while subscribers remain, then removes the leaf
 ($rc, $out, $err) = londiste_run($cleaf, 'drop-node', 'branch');

@@ -5,9 +5,10 @@
 #
 # The root is on cluster A, branch and leaf on cluster B, so that the
 # root can really die.  The cascade is made by londiste3; the replay
-# workers are Python's londiste (a mixed cascade: the node commands must
-# work on whatever worker a node runs), and Python's status must read the
-# state londiste3 leaves as londiste3 does.
+# workers are mixed: Python's londiste on the root, londiste3's on branch
+# and leaf (the node commands must work on whatever worker a node runs),
+# and Python's status must read the state londiste3 leaves as londiste3
+# does.
 
 use strict;
 use warnings;
@@ -46,12 +47,20 @@ my ($root, $branch, $leaf) = @m{qw(root branch leaf)};
 $root->{node}->safe_psql('root',
 	"insert into plain select i, 'initial' from generate_series(1, 100) i");
 
-# The member run by Python's londiste: the replay workers and the
-# table commands, which are not this test's subject.
+# The member run by Python's londiste: the table commands, which are
+# not this test's subject, and the root's worker.
 sub python
 {
 	my ($m) = @_;
 	return { %$m, program => 'python' };
+}
+
+# The member as its replay worker runs.
+my %worker_program = (root => 'python', branch => 'londiste3', leaf => 'londiste3');
+sub worker
+{
+	my ($m) = @_;
+	return { %$m, program => $worker_program{ $m->{name} } };
 }
 
 londiste_ok($root, 'create-root', 'root', $root->{connstr});
@@ -60,7 +69,7 @@ londiste_ok($branch, 'create-branch', 'branch', $branch->{connstr},
 	"--provider=$root->{connstr}");
 londiste_ok($leaf, 'create-leaf', 'leaf', $leaf->{connstr},
 	"--provider=$branch->{connstr}");
-start_worker(python($_)) for ($root, $branch, $leaf);
+start_worker(worker($_)) for ($root, $branch, $leaf);
 londiste_ok(python($_), 'add-table', 'public.plain') for ($root, $branch, $leaf);
 londiste_ok(python($_), 'wait-sync') for ($branch, $leaf);
 ok(wait_tables_equal($root, [ $branch, $leaf ], 'public.plain'),
@@ -175,7 +184,7 @@ is(log_problems($root, $branch, $leaf), '', 'the workers logged no errors so far
 
 # The branch stops reading, the root gets rows nobody else will see, then
 # its cluster stops.
-stop_worker(python($branch));
+stop_worker(worker($branch));
 my $branch_tick = $branch->{node}->safe_psql('branch',
 	"select worker_last_tick from pgq_node.get_node_info('replika')");
 $root->{node}->safe_psql('root',
@@ -183,10 +192,10 @@ $root->{node}->safe_psql('root',
 ok( $root->{node}->poll_query_until('root',
 		"select last_tick_id > $branch_tick + 1 from pgq.get_queue_info('replika')"),
 	'the root ticked the rows the branch will never get');
-stop_worker(python($root));
+stop_worker(worker($root));
 $cluster_a->stop;
 
-start_worker(python($branch));
+start_worker(worker($branch));
 londiste_ok($branch, 'takeover', 'root', '--dead-root');
 is(node_info($branch), 'root branch', 'failover made the branch the root');
 is(node_info($leaf), 'leaf branch', 'the leaf stays on the new root');
@@ -230,7 +239,7 @@ londiste_ok($branch, 'tag-alive', 'root');
 is( $leaf->{node}->safe_psql('leaf',
 		"select dead from pgq_node.get_queue_locations('replika') where node_name = 'root'"),
 	'f', 'tag-alive told the leaf');
-start_worker(python($root));
+start_worker(worker($root));
 londiste_ok($root, 'resume');
 is(node_info($root), 'branch branch', 'the old root runs again as a branch');
 $w = start_writer($branch, 7000, 100);
@@ -240,7 +249,7 @@ ok(wait_tables_equal($branch, [ $root, $leaf ], 'public.plain'),
 $status = same_status($leaf, 'after resurrect');
 like($status, qr/^branch \(root\)$/m, 'the branch is the root in status');
 
-stop_worker(python($_)) for ($root, $branch, $leaf);
+stop_worker(worker($_)) for ($root, $branch, $leaf);
 $cluster_a->stop;
 $cluster_b->stop;
 done_testing();

@@ -103,25 +103,37 @@ sub messages
 
 # Run compare (or another command) with both programs on the same state;
 # the exit codes and the messages matching $re must be equal.  Returns
-# ours: exit code, stderr.
+# ours: exit code and log.
 my $compare_re = qr/srcdb|dstdb|Results do not match|not synced|not subscribed|Counting|Locking|Syncing|Provider:|as provider|lagging|good source/;
-sub both_agree
+sub both_agree_on
 {
-	my ($label, $re, @args) = @_;
-	my ($py_rc, $py_err) = run_logged($py_leaf, @args);
-	my ($c_rc,  $c_err)  = run_logged($c_leaf,  @args);
+	my ($py_m, $c_m, $label, $re, @args) = @_;
+	my ($py_rc, $py_err) = run_logged($py_m, @args);
+	my ($c_rc,  $c_err)  = run_logged($c_m,  @args);
 	is($c_rc, $py_rc, "$label: exit code as python's ($py_rc)")
 	  or diag("python:\n$py_err\nours:\n$c_err");
 	is(messages($c_err, $re), messages($py_err, $re),
 		"$label: log lines as python's");
 	return ($c_rc, $c_err);
 }
+sub both_agree { return both_agree_on($py_leaf, $c_leaf, @_); }
 
 my ($rc, $err) = both_agree('equal tables', $compare_re, 'compare');
 is($rc, 0, 'equal tables: compare exits 0');
 like($err, qr/srcdb: 30 rows, checksum=-?\d+.*dstdb: 30 rows, checksum=/s,
 	'compare prints count and checksum of both sides');
 both_agree('count only', $compare_re, 'compare', '--count-only');
+
+# compare_sql and compare_fmt of the ini (where a % is written %%).
+my $custom_ini = "$dir/custom.ini";
+open my $cf, '>', $custom_ini or die $!;
+print $cf slurp_file($leaf->{ini}),
+  "compare_sql = select count(1) as cnt, max(id) as top, sum(id) as total from only _TABLE_\n",
+  "compare_fmt = %%(cnt)05d rows, top %%(top)s, total %%(total)d\n";
+close $cf;
+($rc, $err) = both_agree_on({ %$py_leaf, ini => $custom_ini },
+	{ %$c_leaf, ini => $custom_ini }, 'custom query', $compare_re, 'compare', 'plain');
+like($err, qr/srcdb: 00030 rows, top 30, total 465\n/, 'custom query and format');
 
 # Break the leaf behind replication's back: in replica role the leaf's
 # triggers do not fire; the root does not know.
@@ -257,7 +269,8 @@ ok( TestFiles::poll_until(sub { -e $bg_log && slurp_file($bg_log) =~ /Syncing pu
 	'compare --force waits for the stopped worker');
 ($rc, undef, $err) = londiste_run($c_leaf, 'compare');
 is($rc, 1, 'a running compare keeps a second one out');
-like($err, qr/Pidfile exists, another process running\?/, 'the pidfile is named');
+like($err, qr/pidfile "[^"]*leafnode.pid.repair" is locked by process \d+: already running/,
+	'the pidfile is named');
 $bg->signal('TERM');
 $bg->finish;
 is($bg->result(0), 1, 'compare ended by SIGTERM exits 1');

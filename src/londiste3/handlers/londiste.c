@@ -2,7 +2,11 @@
  *
  * londiste.c
  *	  The built-in handler: each row event becomes one SQL statement on
- *	  the table (the worker's replay, worker.c, does the work).
+ *	  the table (replay.c builds it), sent through the worker's LdApply.
+ *
+ * encoding=utf8 replaces invalid UTF-8 in the incoming values with
+ * U+FFFD (and logs the column); ignore_truncate=1 keeps TRUNCATE events
+ * from being replayed (the worker reads that argument for every handler).
  *
  * src/londiste3/handlers/londiste.c
  *
@@ -10,9 +14,61 @@
  */
 #include "postgres_fe.h"
 
+#include "framework/log.h"
 #include "londiste3/handler.h"
+#include "londiste3/replay.h"
 
 static const char *const londiste_args[] = {"encoding", "ignore_truncate", NULL};
+
+/* does the handler fix invalid UTF-8?  Only utf8 is known, as in Python */
+static bool
+fixes_utf8(LdHandler *h, bool *fix)
+{
+	const char *enc;
+
+	*fix = false;
+	if (!pgq_dict_get(h->args, "encoding", &enc) || enc == NULL || enc[0] == '\0')
+		return true;
+	if (pg_strcasecmp(enc, "utf8") != 0 && pg_strcasecmp(enc, "utf-8") != 0)
+	{
+		sky_log(SKY_LOG_ERROR, "%s: handler encoding %s: only utf8 supported",
+				h->table_name, enc);
+		return false;
+	}
+	*fix = true;
+	return true;
+}
+
+static bool
+londiste_process_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
+{
+	LdRowEvent	rev;
+	PQExpBufferData sql;
+	char	   *errmsg;
+	bool		fix;
+	bool		ok;
+
+	if (!fixes_utf8(h, &fix))
+		return false;
+	if (!ld_row_event_parse(ev, fix, &rev, &errmsg))
+	{
+		sky_log(SKY_LOG_ERROR, "%s: %s", h->table_name, errmsg);
+		pg_free(errmsg);
+		return false;
+	}
+	initPQExpBuffer(&sql);
+	ok = ld_row_event_sql(&rev, h->dest_table, &sql, &errmsg);
+	if (!ok)
+	{
+		sky_log(SKY_LOG_ERROR, "%s: %s", h->table_name, errmsg);
+		pg_free(errmsg);
+	}
+	else
+		ok = ld_apply_sql(apply, sql.data);
+	termPQExpBuffer(&sql);
+	ld_row_event_free(&rev);
+	return ok;
+}
 
 const LdHandlerClass ld_handler_londiste = {
 	.name = "londiste",
@@ -23,4 +79,5 @@ const LdHandlerClass ld_handler_londiste = {
 	"  encoding=ENC       validate and fix the incoming data's encoding\n"
 	"  ignore_truncate=1  do not replay TRUNCATE\n",
 	.args = londiste_args,
+	.process_event = londiste_process_event,
 };
