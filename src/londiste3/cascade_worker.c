@@ -371,13 +371,14 @@ flush_copied_events(LdWorker *w, PGconn *local)
 }
 
 static bool
-prepare_handler(LdTable *t, LdApply *apply)
+prepare_handler(LdWorker *w, LdTable *t)
 {
 	if (t->used)
 		return true;
 	t->used = true;
+	t->handler->batch = &w->batch_info;
 	if (t->handler->cls->prepare_batch != NULL)
-		return t->handler->cls->prepare_batch(t->handler, apply);
+		return t->handler->cls->prepare_batch(t->handler, w->apply);
 	return true;
 }
 
@@ -398,7 +399,7 @@ copy_event(LdWorker *w, PGconn *local, const PgqEvent *ev)
 
 		if (t != NULL && t->handler->cls->copy_event != NULL)
 		{
-			if (!prepare_handler(t, w->apply))
+			if (!prepare_handler(w, t))
 				return false;
 			ev = t->handler->cls->copy_event(t->handler, ev);
 			if (ev == NULL)
@@ -512,7 +513,7 @@ data_event(LdWorker *w, const PgqEvent *ev)
 
 	if (t == NULL || !ld_table_interesting(w, t, ev))
 		return true;
-	if (!prepare_handler(t, w->apply))
+	if (!prepare_handler(w, t))
 		return false;
 	if (t->handler->cls->process_event == NULL)
 		return true;
@@ -529,7 +530,7 @@ truncate_event(LdWorker *w, PGconn *local, const PgqEvent *ev)
 
 	if (t == NULL || !ld_table_interesting(w, t, ev))
 		return true;
-	if (!prepare_handler(t, w->apply))
+	if (!prepare_handler(w, t))
 		return false;
 	if (pgq_dict_get(t->handler->args, "ignore_truncate", &ignore) &&
 		ignore != NULL && atoi(ignore) != 0)
@@ -1065,6 +1066,7 @@ apply_batch(LdWorker *w, PGconn *local)
 		!ld_worker_exec(w->provider, "commit", 0, NULL) ||
 		!ld_apply_flush(w->apply) ||
 		!finish_handlers(w) ||
+		!ld_apply_flush(w->apply) ||
 		!ld_tables_save(w, local))
 		return false;
 	if (w->role.copy_events && !flush_copied_events(w, local))
@@ -1160,6 +1162,10 @@ ld_worker_batch(LdWorker *w, bool *had_batch)
 	w->prev_tick = field_int(res, 0, "prev_tick_id");
 	pg_free(w->batch_end);
 	w->batch_end = field_dup(res, 0, "cur_tick_time");
+	w->batch_info.batch_id = w->batch_id;
+	w->batch_info.tick_id = w->cur_tick;
+	w->batch_info.prev_tick_id = w->prev_tick;
+	w->batch_info.tick_time = w->batch_end;
 	PQclear(res);
 	*had_batch = true;
 	snprintf(batch_id, sizeof(batch_id), "%lld", (long long) w->batch_id);

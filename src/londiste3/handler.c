@@ -23,6 +23,18 @@
 #include "londiste3/handler.h"
 
 extern const LdHandlerClass ld_handler_londiste;
+extern const LdHandlerClass ld_handler_bulk;
+extern const LdHandlerClass ld_handler_dispatch_classes[];
+extern const int ld_handler_dispatch_count;
+extern const LdHandlerClass ld_handler_qtable;
+extern const LdHandlerClass ld_handler_qsplitter;
+extern const LdHandlerClass ld_handler_applyfn;
+extern const LdHandlerClass ld_handler_vtable;
+extern const LdHandlerClass ld_handler_fake_local;
+extern const LdHandlerClass ld_handler_multimaster;
+extern const LdHandlerClass ld_handler_shard;
+extern const LdHandlerClass ld_handler_part;
+extern const LdHandlerClass ld_handler_obfuscate;
 
 /*
  * Every handler class, in the order python3-londiste registers them within
@@ -36,6 +48,17 @@ typedef struct HandlerGroup
 
 static const HandlerGroup handler_groups[] = {
 	{&ld_handler_londiste, NULL},
+	{&ld_handler_bulk, NULL},
+	{ld_handler_dispatch_classes, &ld_handler_dispatch_count},
+	{&ld_handler_qtable, NULL},
+	{&ld_handler_qsplitter, NULL},
+	{&ld_handler_applyfn, NULL},
+	{&ld_handler_vtable, NULL},
+	{&ld_handler_fake_local, NULL},
+	{&ld_handler_multimaster, NULL},
+	{&ld_handler_shard, NULL},
+	{&ld_handler_part, NULL},
+	{&ld_handler_obfuscate, NULL},
 };
 
 static int

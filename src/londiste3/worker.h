@@ -103,6 +103,7 @@ typedef struct LdWorker
 	int64_t		cur_tick;
 	int64_t		prev_tick;
 	char	   *batch_end;		/* cur_tick_time */
+	PgqBatchInfo batch_info;	/* the same, for the handlers */
 	bool		had_work;		/* the last loop had a batch */
 	bool		batch_collected;	/* fetched with the pgq_batch_collect_* keys */
 	bool		was_wait_behind;	/* the node followed a combined branch */

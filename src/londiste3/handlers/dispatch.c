@@ -923,7 +923,8 @@ dispatch_finish(LdHandler *h, LdApply *apply)
 			ok = ld_apply_sql(apply, t->sql.data);
 	}
 	drop_tables(d);
-	return ok;
+	/* finish_batch is the last hook of a batch: nothing may stay queued */
+	return ok && ld_apply_flush(apply);
 }
 
 /* the initial copy leaves out skipped fields and follows the field map */

@@ -245,6 +245,9 @@ ld_bulk_run(LdApply *apply, LdBulkLoad *load)
 		appendPQExpBuffer(&sql, "truncate %s;", qtemp);
 		ok = ld_apply_sql(apply, sql.data);
 	}
+	/* finish_batch is the last hook of a batch: nothing may stay queued */
+	if (ok)
+		ok = ld_apply_flush(apply);
 	termPQExpBuffer(&sql);
 	pg_free(temp_name);
 	pg_free(qtemp);

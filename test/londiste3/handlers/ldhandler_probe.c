@@ -77,53 +77,6 @@ ld_apply_conn(LdApply *apply)
 
 static const char *service_names[] = {"londiste", "londiste3", NULL};
 
-extern const LdHandlerClass ld_handler_bulk;
-extern const LdHandlerClass ld_handler_qtable;
-extern const LdHandlerClass ld_handler_qsplitter;
-extern const LdHandlerClass ld_handler_applyfn;
-extern const LdHandlerClass ld_handler_vtable;
-extern const LdHandlerClass ld_handler_fake_local;
-extern const LdHandlerClass ld_handler_multimaster;
-extern const LdHandlerClass ld_handler_shard;
-extern const LdHandlerClass ld_handler_part;
-extern const LdHandlerClass ld_handler_obfuscate;
-extern const LdHandlerClass ld_handler_dispatch_classes[];
-extern const int ld_handler_dispatch_count;
-
-/*
- * The classes under test, looked up here until londiste3's own list
- * (handler.c) holds them.
- */
-static const LdHandlerClass *const probe_classes[] = {
-	&ld_handler_bulk, &ld_handler_qtable, &ld_handler_qsplitter,
-	&ld_handler_applyfn, &ld_handler_vtable, &ld_handler_fake_local,
-	&ld_handler_multimaster, &ld_handler_shard, &ld_handler_part,
-	&ld_handler_obfuscate,
-};
-
-static LdHandler *
-probe_handler(Londiste *ld, const char *spec, const char *table,
-			  const char *dest)
-{
-	char	   *name;
-	PgqDict    *args;
-	int			i;
-
-	if (!ld_handler_parse(spec, &name, &args))
-	{
-		sky_log(SKY_LOG_ERROR, "invalid handler format: %s", spec);
-		return NULL;
-	}
-	for (i = 0; i < lengthof(probe_classes); i++)
-		if (strcmp(probe_classes[i]->name, name) == 0)
-			return ld_handler_create(ld, probe_classes[i], args, table, dest);
-	for (i = 0; i < ld_handler_dispatch_count; i++)
-		if (strcmp(ld_handler_dispatch_classes[i].name, name) == 0)
-			return ld_handler_create(ld, &ld_handler_dispatch_classes[i], args,
-									 table, dest);
-	return ld_handler_new(ld, spec, table, dest);
-}
-
 static void
 failed(PGconn *conn)
 {
@@ -214,7 +167,7 @@ main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
-	h = probe_handler(&ld, argv[3], argv[2], argc > 4 ? argv[4] : NULL);
+	h = ld_handler_new(&ld, argv[3], argv[2], argc > 4 ? argv[4] : NULL);
 	if (h == NULL)
 		failed(NULL);
 	apply.conn = ld_local(&ld);
