@@ -2,22 +2,26 @@
  *
  * eventread.c
  *	  Reading the events of a batch from the source database, one page at
- *	  a time, with the next page already on its way.
+ *	  a time, with the next pages already on their way.
  *
  * With pgq_lazy_fetch = N > 0 the events come from the cursor that
- * pgq.get_batch_cursor opens, N rows per FETCH.  As soon as a full page
- * is in, the FETCH of the next one is sent without waiting for it, so
- * that the server reads and sends those rows while the program works on
- * the current page.  With pgq_lazy_fetch = 0 the one query of
- * pgq.get_batch_events runs in libpq's single-row mode: the rows are used
- * as they arrive instead of after the whole batch has been stored, which
- * saves the client most of its memory and CPU.
+ * pgq.get_batch_cursor opens, N rows per FETCH.  As soon as the pages
+ * asked for are in, the FETCHes of the next FETCHES_AHEAD pages are sent
+ * in one message without waiting for them, so that the server reads and
+ * sends those rows while the program works on the current page, and a
+ * round trip is paid once per FETCHES_AHEAD pages.  libpq builds one page
+ * at a time: the rows of the others wait in the socket and the server.
+ *
+ * With pgq_lazy_fetch = 0 the one query of pgq.get_batch_events runs in
+ * libpq's single-row mode: the rows are used as they arrive instead of
+ * after the whole batch has been stored, which saves the client most of
+ * its memory and CPU.
  *
  * Either way the source connection is busy with the library's read while
  * the program runs.  A program that asks for the source connection during
- * the batch (pgq_consumer_connection) gets it free: the read on its way
- * is taken first (the rest of a single-row read is collected into one
- * result), and the batch is read without read-ahead from then on.
+ * the batch (pgq_consumer_connection) gets it free: the rest of the read
+ * on its way is collected into one result first, and the batch is read
+ * without read-ahead from then on.
  *
  * src/libpgq/eventread.c
  *
@@ -31,6 +35,9 @@
 #define CURSOR_NAME "batch_walker"
 #define CURSOR_SQL "select * from pgq.get_batch_cursor($1, $2, $3, $4)"
 #define FETCH_SQL_FORMAT "FETCH %d FROM " CURSOR_NAME
+
+/* pages asked for in one message */
+#define FETCHES_AHEAD 4
 
 /* the event columns, in the order of PgqBatch.columns */
 static const char *const event_columns[] = {
@@ -73,19 +80,28 @@ read_error(PgqBatch *batch)
 	batch->failed = true;
 }
 
-/* Send the FETCH of the page after the current one; see the header. */
+/* Send the FETCHes of the next pages; see the header. */
 static bool
 send_fetch(PgqBatch *batch)
 {
-	char	   *sql = psprintf(FETCH_SQL_FORMAT, batch->consumer->lazy_fetch);
-	bool		sent = PQsendQuery(batch->src, sql) == 1;
+	PQExpBufferData sql;
+	bool		sent;
 
-	pg_free(sql);
+	initPQExpBuffer(&sql);
+	for (int i = 0; i < FETCHES_AHEAD; i++)
+	{
+		appendPQExpBuffer(&sql, FETCH_SQL_FORMAT, batch->consumer->lazy_fetch);
+		appendPQExpBufferStr(&sql, ";");
+	}
+	sent = PQsendQuery(batch->src, sql.data) == 1;
+	termPQExpBuffer(&sql);
 	batch->pending = PGQ_READ_FETCH;
+	batch->fetches_due = FETCHES_AHEAD;
 	if (!sent)
 	{
 		read_error(batch);
 		batch->pending = PGQ_READ_NONE;
+		batch->fetches_due = 0;
 	}
 	return sent;
 }
@@ -144,15 +160,18 @@ empty_like(PgqBatch *batch, const PGresult *like)
 }
 
 static bool
-append_row(PGresult *to, const PGresult *from)
+append_rows(PGresult *to, const PGresult *from)
 {
-	int			row = PQntuples(to);
+	for (int r = 0; r < PQntuples(from); r++)
+	{
+		int			row = PQntuples(to);
 
-	for (int i = 0; i < PQnfields(from); i++)
-		if (!PQsetvalue(to, row, i,
-						PQgetisnull(from, 0, i) ? NULL : PQgetvalue(from, 0, i),
-						PQgetlength(from, 0, i)))
-			return false;
+		for (int i = 0; i < PQnfields(from); i++)
+			if (!PQsetvalue(to, row, i,
+							PQgetisnull(from, r, i) ? NULL : PQgetvalue(from, r, i),
+							PQgetlength(from, r, i)))
+				return false;
+	}
 	return true;
 }
 
@@ -177,24 +196,23 @@ pgq_batch_settle(PgqBatch *batch, bool keep)
 	{
 		ExecStatusType status = PQresultStatus(res);
 
-		if (ok && status == PGRES_SINGLE_TUPLE)
+		if (ok && status == PGRES_TUPLES_OK && keep && rows == NULL)
 		{
+			/* the first page of FETCHes, or the end of a single-row read */
+			complete = true;
+			rows = res;
+			continue;
+		}
+		if (ok && (status == PGRES_SINGLE_TUPLE || status == PGRES_TUPLES_OK))
+		{
+			complete = complete || status == PGRES_TUPLES_OK;
 			if (keep && rows == NULL && (rows = empty_like(batch, res)) == NULL)
 				ok = false;
-			if (keep && ok && !append_row(rows, res))
+			if (keep && ok && !append_rows(rows, res))
 				ok = false;
 			if (!ok)
 				pgq_set_error(batch->consumer, "out of memory while reading batch %lld",
 							  (long long) batch->info.batch_id);
-		}
-		else if (ok && status == PGRES_TUPLES_OK)
-		{
-			complete = true;
-			if (keep && rows == NULL)
-			{
-				rows = res;
-				continue;
-			}
 		}
 		else if (ok)
 		{
@@ -212,6 +230,7 @@ pgq_batch_settle(PgqBatch *batch, bool keep)
 	if (batch->pending == PGQ_READ_STREAM)
 		batch->fetched_all = true;
 	batch->pending = PGQ_READ_NONE;
+	batch->fetches_due = 0;
 	if (!ok)
 	{
 		PQclear(rows);
@@ -250,6 +269,31 @@ next_streamed_row(PgqBatch *batch)
 	return res;
 }
 
+/* The next page of the FETCHes sent ahead; NULL on error */
+static PGresult *
+next_fetched_page(PgqBatch *batch)
+{
+	PGresult   *res = PQgetResult(batch->src);
+	PGresult   *extra;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		read_error(batch);
+		PQclear(res);
+		batch->fetches_due = 0;
+	}
+	else
+		batch->fetches_due--;
+	if (batch->fetches_due == 0)
+	{
+		/* after the last page (or an error) the end of the message */
+		while ((extra = PQgetResult(batch->src)) != NULL)
+			PQclear(extra);
+		batch->pending = PGQ_READ_NONE;
+	}
+	return batch->failed ? NULL : res;
+}
+
 /* Read the next page of events into batch->page. */
 static bool
 fetch_page(PgqBatch *batch)
@@ -261,11 +305,13 @@ fetch_page(PgqBatch *batch)
 
 	snprintf(id, sizeof(id), "%lld", (long long) batch->info.batch_id);
 	snprintf(size, sizeof(size), "%d", consumer->lazy_fetch);
-	if (batch->pending == PGQ_READ_FETCH || batch->next_page != NULL)
+	if (batch->next_page != NULL)
 	{
-		res = pgq_batch_settle(batch, true) ? batch->next_page : NULL;
+		res = batch->next_page;
 		batch->next_page = NULL;
 	}
+	else if (batch->pending == PGQ_READ_FETCH)
+		res = next_fetched_page(batch);
 	else if (batch->pending == PGQ_READ_STREAM)
 		res = next_streamed_row(batch);
 	else if (consumer->lazy_fetch == 0 && batch->read_ahead)
@@ -314,7 +360,7 @@ fetch_page(PgqBatch *batch)
 		batch->columns_known = true;
 	}
 	if (consumer->lazy_fetch > 0 && batch->read_ahead && !batch->fetched_all &&
-		!send_fetch(batch))
+		batch->pending == PGQ_READ_NONE && !send_fetch(batch))
 		return false;
 	return true;
 }

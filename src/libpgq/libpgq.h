@@ -223,8 +223,9 @@ extern const PgqBatchInfo *pgq_batch_info(PgqBatch *batch);
 /*
  * The next event of the batch, or NULL at the end or on error (then
  * pgq_batch_failed() is true and process_batch should return false).
- * Events are fetched pgq_lazy_fetch at a time, the next page already
- * requested while the program works on the current one; with
+ * Events are fetched pgq_lazy_fetch at a time, the next pages (four
+ * FETCHes in one message) already requested while the program works on
+ * the current one; with
  * pgq_lazy_fetch = 0 the batch's one query is read row by row as the rows
  * arrive.  Each event stays valid until the next call.
  */

@@ -82,7 +82,7 @@ struct PgqConsumer
 typedef enum PgqSourceRead
 {
 	PGQ_READ_NONE,				/* nothing: the connection is free */
-	PGQ_READ_FETCH,				/* the result of the next page's FETCH */
+	PGQ_READ_FETCH,				/* FETCHes of the next pages */
 	PGQ_READ_STREAM				/* pgq.get_batch_events rows, one by one */
 } PgqSourceRead;
 
@@ -99,6 +99,7 @@ struct PgqBatch
 	bool		fetched_all;
 	bool		columns_known;	/* columns[] set from the first page */
 	PgqSourceRead pending;		/* the read on its way on src */
+	int			fetches_due;	/* pages of it not yet taken */
 	bool		read_ahead;		/* false once the program asked for src */
 	PGresult   *next_page;		/* rows of a read taken early */
 	bool		failed;
