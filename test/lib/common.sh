@@ -12,7 +12,7 @@ PGQ_PG_CONFIG=$PGQ_PG_BINDIR/pg_config
 # What it takes to build the extension and the client programs (walmgr
 # links libpq, for SHA-256 libcrypto, and for compressed WAL zlib, liblz4
 # and libzstd; qadmin's line editing readline) and run a server with them.
-PGQ_BUILD_PACKAGES="postgresql-15 postgresql-server-dev-15 libpq-dev libssl-dev zlib1g-dev liblz4-dev libzstd-dev libreadline-dev libyaml-dev make gcc"
+PGQ_BUILD_PACKAGES="postgresql-15 postgresql-server-dev-15 libpq-dev libssl-dev zlib1g-dev liblz4-dev libzstd-dev libreadline-dev libyaml-dev libb2-dev make gcc"
 # What the test suite adds: the TAP framework's IPC::Run, the two real
 # clients the TAP tests drive, the fault injection tools of the walmgr
 # tests (strace for syscall order, fiu-run for failing fsync and write),

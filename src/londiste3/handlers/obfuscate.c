@@ -20,6 +20,7 @@
  */
 #include "postgres_fe.h"
 
+#include <blake2.h>
 #include <yaml.h>
 
 #include "framework/config.h"
@@ -42,6 +43,26 @@ typedef struct Obfuscate
 static ObfRule *loaded_map;
 static char *loaded_path;
 
+/*
+ * Keyed BLAKE2s with an outlen-byte digest, as Python's hashlib.blake2s(
+ * digest_size=outlen, key=key): the digest size is part of the hash, so a
+ * short digest is not a prefix of a long one.  libb2 has this; OpenSSL 3.0
+ * has only the 32-byte hash, and its BLAKE2SMAC needs a key, where the
+ * default obfuscator_key is empty.
+ */
+static void
+obf_blake2s(uint8 *out, size_t outlen, const uint8 *key, size_t keylen,
+			const char *value, size_t len)
+{
+	/* fails only for sizes the callers never pass (the key is checked at init) */
+	if (blake2s(out, value, key, outlen, len, keylen) != 0)
+	{
+		sky_log(SKY_LOG_ERROR, "blake2s failed: digest of %zu bytes, key of %zu bytes",
+				outlen, keylen);
+		exit(LD_EXIT_ERROR);
+	}
+}
+
 char *
 ld_obf_hash(ObfAction action, const char *value, size_t len,
 			const uint8 *key, size_t keylen)
@@ -56,14 +77,14 @@ ld_obf_hash(ObfAction action, const char *value, size_t len,
 	{
 		int			size = action == OBF_HASH32 ? 4 : 8;
 
-		ld_blake2s(digest, size, key, keylen, (const uint8 *) value, len);
+		obf_blake2s(digest, size, key, keylen, value, len);
 		for (i = 0; i < size; i++)
 			n = (n << 8) | digest[i];
 		if (size == 4)
 			return psprintf("%d", (int32) (uint32) n);
 		return psprintf("%lld", (long long) (int64) n);
 	}
-	ld_blake2s(digest, 16, key, keylen, (const uint8 *) value, len);
+	obf_blake2s(digest, 16, key, keylen, value, len);
 	/* variant 0: the top bit of byte 8 cleared */
 	digest[8] &= 0x7F;
 	return psprintf("%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"

@@ -12,10 +12,6 @@
 
 #include "londiste3/handlers/rowsql.h"
 
-/* blake2s.c */
-extern void ld_blake2s(uint8 *out, size_t outlen, const uint8 *key,
-					   size_t keylen, const uint8 *data, size_t len);
-
 /* what to do with a column or a JSON member */
 typedef enum ObfAction
 {
