@@ -2,7 +2,7 @@
  *
  * copy.c
  *	  The initial copy of one table from the source node into the local
- *	  one (doc/londiste.md, "Initial copy").
+ *	  one (doc/londiste3.md, "Initial copy").
  *
  * The source runs in a REPEATABLE READ transaction: the COPY and the
  * txid_current_snapshot() taken after it see the same data, so the events

@@ -6,7 +6,7 @@
  *
  * The worker (worker.c) decides when a table is copied and runs the copy
  * process; these functions do the work on the two connections they are
- * given (doc/londiste.md, "Initial copy").
+ * given (doc/londiste3.md, "Initial copy").
  *
  * src/londiste3/copy.h
  *
@@ -51,7 +51,7 @@ typedef struct LdCopyRequest
  * replica session_replication_role as the worker's does.  On success
  * *snapshot holds the stored snapshot's text (pg_free it).  Logs and
  * returns false on failure, with dst rolled back to where the mode allows
- * (doc/londiste.md, "Initial copy").
+ * (doc/londiste3.md, "Initial copy").
  */
 extern bool ld_copy_table(Londiste *ld, PGconn *src, PGconn *dst,
 						  const LdCopyRequest *req, char **snapshot);

@@ -7,7 +7,7 @@
  *
  * "londiste3 execute" (execute.c) applies these rules on the root, the
  * worker applies the same rules to the EXECUTE events it replays, so that
- * every node decides alike (doc/londiste.md, "Tables").
+ * every node decides alike (doc/londiste3.md, "Table commands").
  *
  * A file's attributes come from the comment lines at its top:
  *

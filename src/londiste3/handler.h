@@ -5,7 +5,7 @@
  *	  downstream and initially copied.
  *
  * A handler is named in a table's attrs as "name" or "name(k=v&...)"
- * (doc/londiste.md).  The admin commands need a handler's arguments, doc
+ * (doc/londiste3.md).  The admin commands need a handler's arguments, doc
  * and trigger arguments; the worker needs its batch hooks.  Each handler
  * class is one LdHandlerClass in handlers/; handler.c keeps the list.
  *

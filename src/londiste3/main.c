@@ -69,7 +69,7 @@ static const char *const service_names[] = {"londiste", "londiste3", NULL};
 
 static const char ini_template[] =
 "[londiste]\n"
-"## londiste3: replicates tables over a cascaded queue (doc/londiste.md).\n"
+"## londiste3: replicates tables over a cascaded queue (doc/londiste3.md).\n"
 "## The main section may also be called [londiste3], as in Skytools 3.\n"
 "\n"
 "job_name = londiste_%(node_name)s\n"
@@ -138,7 +138,7 @@ usage(void)
 	printf("  execute FILE...                        run SQL files on every node\n");
 	printf("  compare [TBL...], repair [TBL...]      compare and repair table contents\n");
 	printf("  show-handlers [NAME...], check, fkeys  handler docs; no-ops kept for scripts\n");
-	printf("\nOptions (see doc/londiste.md for which command reads which):\n");
+	printf("\nOptions (see doc/londiste3.md for which command reads which):\n");
 	printf("      --provider=CONNSTR|NODE   --target=NODE   --merge=QUEUE   --dead=NODE\n");
 	printf("      --dead-root   --dead-branch   --nocheck   --sync-watermark=NODES\n");
 	printf("      --rewind   --reset   --all   --wait-sync   --dest-table=NAME\n");

@@ -7,7 +7,7 @@
  * After the COPY the copy process stores the source's
  * txid_current_snapshot() as the table's custom_snapshot; while the table
  * catches up, events of transactions that snapshot shows as committed are
- * in the copied data already and must be skipped (doc/londiste.md,
+ * in the copied data already and must be skipped (doc/londiste3.md,
  * "Initial copy").
  *
  * src/londiste3/snapshot.c

@@ -10,7 +10,7 @@
  * has been replayed here.  With a branch source, the branch's own worker
  * is paused (its tables stop changing) and the local worker must reach the
  * last tick the branch holds.  python3-londiste waits for a tick after a
- * forced one there, which a paused branch never makes; doc/londiste.md
+ * forced one there, which a paused branch never makes; doc/londiste3.md
  * says more.
  *
  * src/londiste3/syncer.c

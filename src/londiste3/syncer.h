@@ -8,7 +8,7 @@
  * local table), finds the node the table would be copied from, waits until
  * the local worker has replayed everything the source holds of the table
  * and takes a REPEATABLE READ snapshot on both sides.  The caller's
- * function then reads both snapshots (doc/londiste.md, "compare and
+ * function then reads both snapshots (doc/londiste3.md, "compare and
  * repair").
  *
  * src/londiste3/syncer.h

@@ -9,7 +9,7 @@
  * A table is known to every node of the cascade once the root added it
  * (londiste.table_info, "local" false); add-table makes it local here,
  * which puts its triggers on (root) or starts its initial copy (others).
- * Output and messages are python3-londiste 3.11's (doc/londiste.md,
+ * Output and messages are python3-londiste 3.11's (doc/londiste3.md,
  * "Tables").
  *
  * src/londiste3/tables.c

@@ -8,7 +8,7 @@
  * The steps and their order are python3-pgq's CascadeAdmin's, so that a
  * takeover run by either tool leaves the same state.  Where Python fails
  * on a dead node it should have stepped around (takeover --dead-branch),
- * this one steps around it; doc/londiste.md says where.
+ * this one steps around it; doc/londiste3.md says where.
  *
  * src/londiste3/takeover.c
  *
