@@ -26,6 +26,7 @@
 #include "framework/pqutil.h"
 #include "framework/signals.h"
 #include "londiste3/repair.h"
+#include "londiste3/replay.h"
 #include "pqexpbuffer.h"
 
 /* one side's COPY stream and its current row */
@@ -140,32 +141,6 @@ copy_unescape(const char *field)
 	return out;
 }
 
-/*
- * A string literal as skytools' quote_literal writes it: null, 'text', or
- * E'text' with doubled backslashes when there are any.
- */
-static void
-append_literal(PQExpBuffer buf, const char *value)
-{
-	const char *p;
-
-	if (value == NULL)
-	{
-		appendPQExpBufferStr(buf, "null");
-		return;
-	}
-	if (strchr(value, '\\') != NULL)
-		appendPQExpBufferChar(buf, 'E');
-	appendPQExpBufferChar(buf, '\'');
-	for (p = value; *p; p++)
-	{
-		if (*p == '\'' || *p == '\\')
-			appendPQExpBufferChar(buf, *p);
-		appendPQExpBufferChar(buf, *p);
-	}
-	appendPQExpBufferChar(buf, '\'');
-}
-
 /* "col = 'v'", or "col is null" in a WHERE clause */
 static void
 append_match(PQExpBuffer buf, bool first, const char *col, const char *value)
@@ -177,7 +152,7 @@ append_match(PQExpBuffer buf, bool first, const char *col, const char *value)
 	else
 	{
 		appendPQExpBuffer(buf, "%s = ", col);
-		append_literal(buf, value);
+		ld_append_literal(buf, value);
 	}
 }
 
@@ -366,7 +341,7 @@ missed_insert(Repair *r, RepairStream *src)
 
 		if (i > 0)
 			appendPQExpBufferStr(&buf, ", ");
-		append_literal(&buf, value);
+		ld_append_literal(&buf, value);
 		pg_free(value);
 	}
 	appendPQExpBufferStr(&buf, ");");
@@ -400,7 +375,7 @@ missed_update(Repair *r, RepairStream *src, RepairStream *dst)
 		old_value = copy_unescape(dst->fields[i]);
 		appendPQExpBuffer(&set, "%s%s = ", nset++ > 0 ? ", " : "",
 						  r->quoted_cols[i]);
-		append_literal(&set, new_value);
+		ld_append_literal(&set, new_value);
 		append_match(&where, false, r->quoted_cols[i], old_value);
 		pg_free(new_value);
 		pg_free(old_value);

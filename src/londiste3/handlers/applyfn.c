@@ -138,7 +138,7 @@ applyfn_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 	{
 		if (i > 0)
 			appendPQExpBufferStr(&sql, ", ");
-		ld_sql_literal(&sql, args[i]);
+		ld_append_literal(&sql, args[i]);
 	}
 	appendPQExpBufferStr(&sql, ");");
 	sky_log(SKY_LOG_DEBUG, "applyfn.sql: %s", sql.data);

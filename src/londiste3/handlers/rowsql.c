@@ -82,29 +82,6 @@ ld_sql_fqident(const char *name)
 	return result;
 }
 
-/* a SQL literal; NULL is null, a backslash makes it an E'' string */
-void
-ld_sql_literal(PQExpBuffer buf, const char *value)
-{
-	const char *p;
-
-	if (value == NULL)
-	{
-		appendPQExpBufferStr(buf, "null");
-		return;
-	}
-	if (strchr(value, '\\') != NULL)
-		appendPQExpBufferChar(buf, 'E');
-	appendPQExpBufferChar(buf, '\'');
-	for (p = value; *p; p++)
-	{
-		if (*p == '\'' || *p == '\\')
-			appendPQExpBufferChar(buf, *p);
-		appendPQExpBufferChar(buf, *p);
-	}
-	appendPQExpBufferChar(buf, '\'');
-}
-
 /* one field of COPY text format */
 void
 ld_append_copy_value(PQExpBuffer buf, const char *value)
@@ -395,7 +372,7 @@ ld_sql_insert(PQExpBuffer buf, const char *qtable, const PgqDict *row)
 	{
 		if (i > 0)
 			appendPQExpBufferStr(buf, ", ");
-		ld_sql_literal(buf, pgq_dict_value(row, i));
+		ld_append_literal(buf, pgq_dict_value(row, i));
 	}
 	appendPQExpBufferStr(buf, ");");
 }
@@ -425,7 +402,7 @@ append_key_condition(PQExpBuffer buf, const PgqDict *row,
 		}
 		col = ld_sql_ident(pkeys->items[i]);
 		appendPQExpBuffer(buf, "%s%s = ", i > 0 ? " and " : "", col);
-		ld_sql_literal(buf, value);
+		ld_append_literal(buf, value);
 		pg_free(col);
 	}
 	return true;
@@ -447,7 +424,7 @@ ld_sql_update(PQExpBuffer buf, const char *qtable, const PgqDict *row,
 			continue;
 		col = ld_sql_ident(pgq_dict_key(row, i));
 		appendPQExpBuffer(buf, "%s%s = ", nset++ > 0 ? ", " : "", col);
-		ld_sql_literal(buf, pgq_dict_value(row, i));
+		ld_append_literal(buf, pgq_dict_value(row, i));
 		pg_free(col);
 	}
 	appendPQExpBufferStr(buf, " where ");

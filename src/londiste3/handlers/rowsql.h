@@ -13,12 +13,12 @@
 #define LONDISTE_ROWSQL_H
 
 #include "londiste3/handler.h"
+#include "londiste3/replay.h"
 #include "pqexpbuffer.h"
 
 /* rowsql.c: quoting as Skytools does it */
 extern char *ld_sql_ident(const char *name);
 extern char *ld_sql_fqident(const char *name);
-extern void ld_sql_literal(PQExpBuffer buf, const char *value);
 extern void ld_append_copy_value(PQExpBuffer buf, const char *value);
 extern char *ld_copy_unescape(const char *field, size_t len, bool *isnull);
 
