@@ -106,10 +106,11 @@ ok(wait_tables_equal($py{root}, [ $py{branch}, $py{leaf} ], @tables),
 
 # The branch ticked its own queue at the root's ticks: the leaf's batches
 # come from the branch's queue, whose ticks carry the root's tick ids.
-my $root_ticks = $node->safe_psql('root',
-	"select array_agg(tick_id order by tick_id) from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue where queue_name = 'replika'");
+# (the branch first: the root may tick again between the two reads)
 my $branch_last = $node->safe_psql('branch',
 	"select max(tick_id) from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue where queue_name = 'replika'");
+my $root_ticks = $node->safe_psql('root',
+	"select array_agg(tick_id order by tick_id) from pgq.tick t join pgq.queue q on q.queue_id = t.tick_queue where queue_name = 'replika'");
 like($root_ticks, qr/\b$branch_last\b/, "the branch's last tick ($branch_last) is a root tick");
 my $leaf_done = $node->safe_psql('leaf',
 	"select completed_tick from pgq_node.get_consumer_state('replika', 'leafnode')");
