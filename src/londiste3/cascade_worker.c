@@ -329,6 +329,8 @@ flush_copied_events(LdWorker *w, PGconn *local)
 
 	if (w->ncopy == 0)
 		return true;
+	if (!ld_apply_flush(w->apply))
+		return false;
 	table = sky_db_value(local, "select pgq.current_event_table($1)", 1, params);
 	if (table == NULL)
 		return false;
@@ -376,8 +378,10 @@ prepare_handler(LdTable *t, LdApply *apply)
 	if (t->used)
 		return true;
 	t->used = true;
+	/* the hook may talk to the connection: the rows before it go first */
 	if (t->handler->cls->prepare_batch != NULL)
-		return t->handler->cls->prepare_batch(t->handler, apply);
+		return ld_apply_flush(apply) &&
+			t->handler->cls->prepare_batch(t->handler, apply);
 	return true;
 }
 
@@ -576,7 +580,13 @@ ld_replay_event(LdWorker *w, PGconn *local, const PgqEvent *ev)
 	if (strcmp(type, "R") == 0)
 		return ld_apply_flush(w->apply) && truncate_event(w, local, ev);
 	if (strcmp(type, "EXECUTE") == 0)
-		return ld_apply_flush(w->apply) && ld_replay_execute(w, local, ev);
+	{
+		/* the SQL may alter tables: prepare their statements anew */
+		if (!ld_apply_flush(w->apply))
+			return false;
+		ld_apply_forget_statements(w->apply);
+		return ld_replay_execute(w, local, ev);
+	}
 	if (strcmp(type, "londiste.add-table") == 0)
 	{
 		bool		listed;
@@ -714,7 +724,10 @@ process_events(LdWorker *w, PGconn *local)
 					"New event: id=%lld / type=%s / data=%s / extra1=%s",
 					(long long) ev.id, type, ev.data ? ev.data : "None",
 					ev.extra1 ? ev.extra1 : "None");
-			if (w->role.copy_events)
+			/* whatever is not a row talks to the local node in batch order */
+			if (!ld_is_row_event(&ev))
+				ok = ld_apply_flush(w->apply);
+			if (ok && w->role.copy_events)
 				ok = copy_event(w, local, &ev);
 			if (ok)
 			{
