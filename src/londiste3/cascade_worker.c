@@ -961,6 +961,32 @@ check_code(LdWorker *w, PGconn *local)
 }
 
 /* the provider connection, with the local client_encoding made equal */
+/*
+ * Every tick of the queue is notified on the channel named like the queue
+ * (doc/ticker.md): an idle worker waits for it instead of sleeping
+ * loop_delay (ld_worker_wait_tick).
+ */
+static bool
+listen_for_ticks(LdWorker *w)
+{
+	char	   *channel;
+	char	   *sql;
+	bool		ok;
+
+	channel = PQescapeIdentifier(w->provider, w->ld->queue_name,
+								 strlen(w->ld->queue_name));
+	if (channel == NULL)
+	{
+		sky_log(SKY_LOG_ERROR, "%s", PQerrorMessage(w->provider));
+		return false;
+	}
+	sql = psprintf("listen %s", channel);
+	PQfreemem(channel);
+	ok = ld_worker_exec(w->provider, sql, 0, NULL);
+	pg_free(sql);
+	return ok;
+}
+
 static bool
 connect_provider(LdWorker *w, PGconn *local)
 {
@@ -981,6 +1007,8 @@ connect_provider(LdWorker *w, PGconn *local)
 		}
 		w->provider = ld_connect(w->ld, w->provider_location, true);
 		if (w->provider == NULL)
+			return false;
+		if (!listen_for_ticks(w))
 			return false;
 	}
 	src_enc = PQparameterStatus(w->provider, "client_encoding");
