@@ -329,6 +329,8 @@ flush_copied_events(LdWorker *w, PGconn *local)
 
 	if (w->ncopy == 0)
 		return true;
+	if (!ld_apply_flush(w->apply))
+		return false;
 	table = sky_db_value(local, "select pgq.current_event_table($1)", 1, params);
 	if (table == NULL)
 		return false;
@@ -377,8 +379,10 @@ prepare_handler(LdWorker *w, LdTable *t)
 		return true;
 	t->used = true;
 	t->handler->batch = &w->batch_info;
+	/* the hook may talk to the connection: the rows before it go first */
 	if (t->handler->cls->prepare_batch != NULL)
-		return t->handler->cls->prepare_batch(t->handler, w->apply);
+		return ld_apply_flush(w->apply) &&
+			t->handler->cls->prepare_batch(t->handler, w->apply);
 	return true;
 }
 
@@ -577,7 +581,13 @@ ld_replay_event(LdWorker *w, PGconn *local, const PgqEvent *ev)
 	if (strcmp(type, "R") == 0)
 		return ld_apply_flush(w->apply) && truncate_event(w, local, ev);
 	if (strcmp(type, "EXECUTE") == 0)
-		return ld_apply_flush(w->apply) && ld_replay_execute(w, local, ev);
+	{
+		/* the SQL may alter tables: prepare their statements anew */
+		if (!ld_apply_flush(w->apply))
+			return false;
+		ld_apply_forget_statements(w->apply);
+		return ld_replay_execute(w, local, ev);
+	}
 	if (strcmp(type, "londiste.add-table") == 0)
 	{
 		bool		listed;
@@ -715,7 +725,10 @@ process_events(LdWorker *w, PGconn *local)
 					"New event: id=%lld / type=%s / data=%s / extra1=%s",
 					(long long) ev.id, type, ev.data ? ev.data : "None",
 					ev.extra1 ? ev.extra1 : "None");
-			if (w->role.copy_events)
+			/* whatever is not a row talks to the local node in batch order */
+			if (!ld_is_row_event(&ev))
+				ok = ld_apply_flush(w->apply);
+			if (ok && w->role.copy_events)
 				ok = copy_event(w, local, &ev);
 			if (ok)
 			{
@@ -949,6 +962,32 @@ check_code(LdWorker *w, PGconn *local)
 }
 
 /* the provider connection, with the local client_encoding made equal */
+/*
+ * Every tick of the queue is notified on the channel named like the queue
+ * (doc/ticker.md): an idle worker waits for it instead of sleeping
+ * loop_delay (ld_worker_wait_tick).
+ */
+static bool
+listen_for_ticks(LdWorker *w)
+{
+	char	   *channel;
+	char	   *sql;
+	bool		ok;
+
+	channel = PQescapeIdentifier(w->provider, w->ld->queue_name,
+								 strlen(w->ld->queue_name));
+	if (channel == NULL)
+	{
+		sky_log(SKY_LOG_ERROR, "%s", PQerrorMessage(w->provider));
+		return false;
+	}
+	sql = psprintf("listen %s", channel);
+	PQfreemem(channel);
+	ok = ld_worker_exec(w->provider, sql, 0, NULL);
+	pg_free(sql);
+	return ok;
+}
+
 static bool
 connect_provider(LdWorker *w, PGconn *local)
 {
@@ -969,6 +1008,8 @@ connect_provider(LdWorker *w, PGconn *local)
 		}
 		w->provider = ld_connect(w->ld, w->provider_location, true);
 		if (w->provider == NULL)
+			return false;
+		if (!listen_for_ticks(w))
 			return false;
 	}
 	src_enc = PQparameterStatus(w->provider, "client_encoding");

@@ -129,13 +129,11 @@ bool
 ld_restore_pending_fkeys(PGconn *local, const char *queue_name)
 {
 	PGresult   *res;
-	bool		lazy;
+	bool		lazy = false;
 	bool		ok = true;
 	int			i;
 
 	if (!check_idle(local, "restoring foreign keys"))
-		return false;
-	if (!lazy_restore_possible(local, &lazy))
 		return false;
 	res = sky_db_exec(local,
 					  "select from_table, to_table, fkey_name"
@@ -143,6 +141,12 @@ ld_restore_pending_fkeys(PGconn *local, const char *queue_name)
 					  1, &queue_name);
 	if (res == NULL)
 		return false;
+	/* the worker calls this every batch: ask for the version only when needed */
+	if (PQntuples(res) > 0 && !lazy_restore_possible(local, &lazy))
+	{
+		PQclear(res);
+		return false;
+	}
 	for (i = 0; i < PQntuples(res) && ok; i++)
 	{
 		const char *from_table = PQgetvalue(res, i, 0);

@@ -25,10 +25,14 @@ typedef struct LdHandler LdHandler;
  * transaction on the local database (worker.c implements it).
  * ld_apply_sql() queues a statement, flushed in groups; ld_apply_flush()
  * sends what is queued (a handler calls it before it talks to the
- * connection itself).
+ * connection itself).  ld_apply_prepared() queues a statement with $n
+ * parameters and their values (text, NULL for SQL NULL): prepared once
+ * per batch, executed in pipeline mode, in order with the others.
  */
 typedef struct LdApply LdApply;
 extern bool ld_apply_sql(LdApply *apply, const char *sql);
+extern bool ld_apply_prepared(LdApply *apply, const char *sql, int nparams,
+							  const char *const *values);
 extern bool ld_apply_flush(LdApply *apply);
 extern PGconn *ld_apply_conn(LdApply *apply);
 

@@ -792,6 +792,108 @@ ld_row_event_sql(const LdRowEvent *rev, const char *dest_table,
 	return true;
 }
 
+/* "k1 = $n and k2 = $n+1", their values appended; false if a key is missing */
+static bool
+append_key_params(PQExpBuffer sql, const LdRowEvent *rev, const char **values,
+				  int *nvalues, char **errmsg)
+{
+	int			i;
+
+	for (i = 0; i < rev->npkeys; i++)
+	{
+		const char *value;
+
+		if (!pgq_dict_get(rev->row, rev->pkeys[i], &value))
+		{
+			*errmsg = psprintf("key column %s missing from the event's row",
+							   rev->pkeys[i]);
+			return false;
+		}
+		if (i > 0)
+			appendPQExpBufferStr(sql, " and ");
+		ld_append_quoted_ident(sql, rev->pkeys[i]);
+		values[(*nvalues)++] = value;
+		appendPQExpBuffer(sql, " = $%d", *nvalues);
+	}
+	return true;
+}
+
+bool
+ld_row_event_prepared(const LdRowEvent *rev, const char *dest_table,
+					  PQExpBuffer sql, const char ***values, int *nvalues,
+					  char **errmsg)
+{
+	int			n = pgq_dict_count(rev->row);
+	const char **vals;
+	int			i;
+	bool		first;
+
+	*errmsg = NULL;
+	*values = NULL;
+	*nvalues = 0;
+	if (rev->op != 'I' && rev->npkeys == 0)
+	{
+		*errmsg = psprintf("%s needs pkeys: table %s has no key columns in its events",
+						   rev->op == 'U' ? "update" : "delete", dest_table);
+		return false;
+	}
+	vals = pg_malloc(sizeof(char *) * (n + rev->npkeys + 1));
+	*values = vals;
+	if (rev->op == 'I')
+	{
+		appendPQExpBufferStr(sql, "insert into ");
+		ld_append_quoted_fqname(sql, dest_table);
+		appendPQExpBufferStr(sql, " (");
+		for (i = 0; i < n; i++)
+		{
+			if (i > 0)
+				appendPQExpBufferStr(sql, ", ");
+			ld_append_quoted_ident(sql, pgq_dict_key(rev->row, i));
+		}
+		appendPQExpBufferStr(sql, ") values (");
+		for (i = 0; i < n; i++)
+		{
+			vals[(*nvalues)++] = pgq_dict_value(rev->row, i);
+			appendPQExpBuffer(sql, i > 0 ? ", $%d" : "$%d", *nvalues);
+		}
+		appendPQExpBufferChar(sql, ')');
+		return true;
+	}
+	if (rev->op == 'U')
+	{
+		appendPQExpBufferStr(sql, "update only ");
+		ld_append_quoted_fqname(sql, dest_table);
+		appendPQExpBufferStr(sql, " set ");
+		first = true;
+		for (i = 0; i < n; i++)
+		{
+			const char *col = pgq_dict_key(rev->row, i);
+
+			if (is_key(rev, col))
+				continue;
+			if (!first)
+				appendPQExpBufferStr(sql, ", ");
+			first = false;
+			ld_append_quoted_ident(sql, col);
+			vals[(*nvalues)++] = pgq_dict_value(rev->row, i);
+			appendPQExpBuffer(sql, " = $%d", *nvalues);
+		}
+		if (first)
+		{
+			/* only key columns: the row stays as it is, still checked */
+			ld_append_quoted_ident(sql, rev->pkeys[0]);
+			appendPQExpBufferStr(sql, " = ");
+			ld_append_quoted_ident(sql, rev->pkeys[0]);
+		}
+		appendPQExpBufferStr(sql, " where ");
+		return append_key_params(sql, rev, vals, nvalues, errmsg);
+	}
+	appendPQExpBufferStr(sql, "delete from only ");
+	ld_append_quoted_fqname(sql, dest_table);
+	appendPQExpBufferStr(sql, " where ");
+	return append_key_params(sql, rev, vals, nvalues, errmsg);
+}
+
 /* length of the valid UTF-8 sequence at s, 0 if invalid */
 static int
 utf8_sequence_length(const unsigned char *s)

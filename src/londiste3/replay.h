@@ -50,6 +50,16 @@ extern void ld_row_event_free(LdRowEvent *rev);
 extern bool ld_row_event_sql(const LdRowEvent *rev, const char *dest_table,
 							 PQExpBuffer sql, char **errmsg);
 
+/*
+ * The same statement with $n parameters (no ';'), for a row event without
+ * sql_fragment; *values (pg_malloc'd, free it also on failure) gets the
+ * *nvalues parameter values, pointing into rev.  Statements of events of
+ * one table, operation and column set are the same text.
+ */
+extern bool ld_row_event_prepared(const LdRowEvent *rev, const char *dest_table,
+								  PQExpBuffer sql, const char ***values,
+								  int *nvalues, char **errmsg);
+
 /* SQL text helpers: "a"."b" for a fq name, "col", 'lit' / E'lit' / null */
 extern void ld_append_quoted_fqname(PQExpBuffer buf, const char *fqname);
 extern void ld_append_quoted_ident(PQExpBuffer buf, const char *ident);

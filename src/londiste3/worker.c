@@ -6,7 +6,10 @@
  *	  (copy_process.c).
  *
  * The daemon loop is the framework's (sky_script_loop): one batch per
- * round (cascade_worker.c).  After a failure both connections' open
+ * round (cascade_worker.c).  With no batch, the worker waits up to
+ * loop_delay for the provider's tick notification (it listens on the
+ * queue's channel) rather than sleeping, so that a new batch is read as
+ * soon as it is ticked.  After a failure both connections' open
  * transactions are rolled back, the error is stored for "status"
  * (pgq_node.set_consumer_error) and the batch is tried again after
  * exception_sleep.  The local connection runs in session_replication_role
@@ -18,6 +21,9 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres_fe.h"
+
+#include <poll.h>
+#include <signal.h>
 
 #include "framework/log.h"
 #include "framework/pqutil.h"
@@ -138,6 +144,58 @@ worker_reload(SkyScript *script, void *arg)
 	return true;
 }
 
+/*
+ * After an empty next_batch: wait up to loop_delay for the provider's
+ * tick notification (or a signal).  True if the caller should look for a
+ * batch right away, false to fall back to the framework's plain sleep.
+ */
+static bool
+wait_for_tick(LdWorker *w, double seconds)
+{
+	PGconn	   *conn = w->provider;
+	PGnotify   *notify;
+	bool		notified = false;
+	struct pollfd pfd;
+	struct timespec ts;
+	sigset_t	block;
+	sigset_t	old;
+
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK ||
+		PQtransactionStatus(conn) != PQTRANS_IDLE || seconds <= 0)
+		return false;
+
+	/* notifications that came with earlier replies: ticks we may have missed */
+	if (!PQconsumeInput(conn))
+		return false;
+	while ((notify = PQnotifies(conn)) != NULL)
+	{
+		notified = true;
+		PQfreemem(notify);
+	}
+	if (notified)
+		return true;
+
+	pfd.fd = PQsocket(conn);
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	ts.tv_sec = (time_t) seconds;
+	ts.tv_nsec = (long) ((seconds - (double) ts.tv_sec) * 1e9);
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	if (!sky_reload_pending && !sky_stop_pending && !sky_terminate_pending)
+		(void) ppoll(&pfd, 1, &ts, &old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+
+	if ((pfd.revents & POLLIN) && !PQconsumeInput(conn))
+		return false;
+	while ((notify = PQnotifies(conn)) != NULL)
+		PQfreemem(notify);
+	return true;
+}
+
 static SkyWorkResult
 worker_work(SkyScript *script, void *arg)
 {
@@ -160,7 +218,9 @@ worker_work(SkyScript *script, void *arg)
 		worker_failed(w);
 		return SKY_WORK_FAILED;
 	}
-	return had_batch ? SKY_WORK_MORE : SKY_WORK_IDLE;
+	if (had_batch || wait_for_tick(w, script->loop_delay))
+		return SKY_WORK_MORE;
+	return SKY_WORK_IDLE;
 }
 
 static void

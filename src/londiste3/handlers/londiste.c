@@ -2,7 +2,9 @@
  *
  * londiste.c
  *	  The built-in handler: each row event becomes one SQL statement on
- *	  the table (replay.c builds it), sent through the worker's LdApply.
+ *	  the table (replay.c builds it), sent through the worker's LdApply:
+ *	  a prepared statement with the row's values as parameters, or for
+ *	  sqltriga events (their SQL fragment is the data) statement text.
  *
  * encoding=utf8 replaces invalid UTF-8 in the incoming values with
  * U+FFFD (and logs the column); ignore_truncate=1 keeps TRUNCATE events
@@ -44,6 +46,8 @@ londiste_process_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 {
 	LdRowEvent	rev;
 	PQExpBufferData sql;
+	const char **values = NULL;
+	int			nvalues = 0;
 	char	   *errmsg;
 	bool		fix;
 	bool		ok;
@@ -57,14 +61,21 @@ londiste_process_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 		return false;
 	}
 	initPQExpBuffer(&sql);
-	ok = ld_row_event_sql(&rev, h->dest_table, &sql, &errmsg);
+	if (rev.sql_fragment != NULL)
+		ok = ld_row_event_sql(&rev, h->dest_table, &sql, &errmsg);
+	else
+		ok = ld_row_event_prepared(&rev, h->dest_table, &sql, &values,
+								   &nvalues, &errmsg);
 	if (!ok)
 	{
 		sky_log(SKY_LOG_ERROR, "%s: %s", h->table_name, errmsg);
 		pg_free(errmsg);
 	}
-	else
+	else if (rev.sql_fragment != NULL)
 		ok = ld_apply_sql(apply, sql.data);
+	else
+		ok = ld_apply_prepared(apply, sql.data, nvalues, values);
+	pg_free(values);
 	termPQExpBuffer(&sql);
 	ld_row_event_free(&rev);
 	return ok;

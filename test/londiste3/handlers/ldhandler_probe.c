@@ -34,6 +34,7 @@
 #include "framework/log.h"
 #include "londiste3/handler.h"
 #include "londiste3/handlers/rowsql.h"
+#include "londiste3/replay.h"
 
 struct LdApply
 {
@@ -49,6 +50,47 @@ ld_apply_sql(LdApply *apply, const char *sql)
 		appendPQExpBufferChar(&apply->queued, '\n');
 	appendPQExpBufferStr(&apply->queued, sql);
 	return true;
+}
+
+/*
+ * A prepared statement is shown and run as the text statement it stands
+ * for: each $n (outside quoted names) replaced by its value's literal.
+ */
+bool
+ld_apply_prepared(LdApply *apply, const char *sql, int nparams,
+				  const char *const *values)
+{
+	PQExpBufferData text;
+	const char *p = sql;
+	bool		quoted = false;
+	bool		ok;
+
+	initPQExpBuffer(&text);
+	while (*p)
+	{
+		if (*p == '"')
+			quoted = !quoted;
+		if (!quoted && *p == '$' && isdigit((unsigned char) p[1]))
+		{
+			char	   *end;
+			long		n = strtol(p + 1, &end, 10);
+
+			if (n < 1 || n > nparams)
+			{
+				sky_log(SKY_LOG_ERROR, "parameter $%ld out of range: %s", n, sql);
+				termPQExpBuffer(&text);
+				return false;
+			}
+			ld_append_literal(&text, values[n - 1]);
+			p = end;
+			continue;
+		}
+		appendPQExpBufferChar(&text, *p++);
+	}
+	appendPQExpBufferChar(&text, ';');
+	ok = ld_apply_sql(apply, text.data);
+	termPQExpBuffer(&text);
+	return ok;
 }
 
 bool
