@@ -138,6 +138,7 @@ format_row(const char *fmt, const PGresult *res)
 		}
 		spec[0] = '%';
 		memcpy(spec + 1, p, speclen);
+		spec[1 + speclen] = '\0';	/* the width is read from it below */
 		p += speclen + 1;
 		value = ld_python_value(res, 0, col);
 		if (conv == 's')
