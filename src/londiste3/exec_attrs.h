@@ -99,4 +99,14 @@ extern bool ld_split_statements(const char *sql, bool backslash_quotes,
 								LdStringList *stmts, char **errmsg);
 extern void ld_string_list_free(LdStringList *list);
 
+/*
+ * Split an EXECUTE file's SQL as the connection's standard_conforming_strings
+ * says and hand each statement (numbered from 1) to run_one, stopping at the
+ * first that returns false.  A split error is logged with the file name.
+ */
+typedef bool (*LdRunStatement) (PGconn *conn, const char *fname, int n,
+								const char *stmt);
+extern bool ld_run_statements(PGconn *conn, const char *fname, const char *sql,
+							  LdRunStatement run_one);
+
 #endif							/* LONDISTE_EXEC_ATTRS_H */

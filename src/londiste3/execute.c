@@ -72,38 +72,21 @@ base_name(const char *path)
 	return slash ? slash + 1 : path;
 }
 
-/* run the statements of one file; false (logged) on the first failure */
+/* one statement of a file; false (logged) if it failed */
 static bool
-run_statements(PGconn *conn, const char *fname, const char *sql)
+run_statement(PGconn *conn, const char *fname, int n, const char *stmt)
 {
-	const char *scs = PQparameterStatus(conn, "standard_conforming_strings");
-	LdStringList stmts;
-	char	   *errmsg;
-	bool		ok = true;
-	int			i;
+	PGresult   *res = PQexec(conn, stmt);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK ||
+		PQresultStatus(res) == PGRES_TUPLES_OK;
 
-	if (!ld_split_statements(sql, scs == NULL || strcmp(scs, "on") != 0,
-							 &stmts, &errmsg))
+	if (!ok)
 	{
-		sky_log(SKY_LOG_ERROR, "%s: %s", fname, errmsg);
-		pg_free(errmsg);
-		return false;
+		sky_log(SKY_LOG_ERROR, "%s: statement %d failed: %s", fname, n,
+				PQerrorMessage(conn));
+		sky_log(SKY_LOG_DEBUG, "the statement was: %s", stmt);
 	}
-	for (i = 0; i < stmts.n && ok; i++)
-	{
-		PGresult   *res = PQexec(conn, stmts.items[i]);
-
-		if (PQresultStatus(res) != PGRES_COMMAND_OK &&
-			PQresultStatus(res) != PGRES_TUPLES_OK)
-		{
-			sky_log(SKY_LOG_ERROR, "%s: statement %d failed: %s", fname, i + 1,
-					PQerrorMessage(conn));
-			sky_log(SKY_LOG_DEBUG, "the statement was: %s", stmts.items[i]);
-			ok = false;
-		}
-		PQclear(res);
-	}
-	ld_string_list_free(&stmts);
+	PQclear(res);
 	return ok;
 }
 
@@ -162,7 +145,7 @@ execute_file(Londiste *ld, PGconn *conn, const char *path,
 					pg_free(errmsg);
 					goto done;
 				}
-				ok = run_statements(conn, fname, xsql);
+				ok = ld_run_statements(conn, fname, xsql, run_statement);
 				pg_free(xsql);
 				if (!ok)
 					goto done;

@@ -21,27 +21,11 @@
 #include "londiste3/exec_attrs.h"
 #include "londiste3/worker.h"
 
-/* the file's statements one by one, as the server would read them */
+/* one statement of an EXECUTE event, logged by the worker if it fails */
 static bool
-run_statements(PGconn *conn, const char *fname, const char *sql)
+run_statement(PGconn *conn, const char *fname, int n, const char *stmt)
 {
-	const char *scs = PQparameterStatus(conn, "standard_conforming_strings");
-	LdStringList stmts;
-	char	   *errmsg;
-	bool		ok = true;
-	int			i;
-
-	if (!ld_split_statements(sql, scs == NULL || strcmp(scs, "on") != 0,
-							 &stmts, &errmsg))
-	{
-		sky_log(SKY_LOG_ERROR, "%s: %s", fname, errmsg);
-		pg_free(errmsg);
-		return false;
-	}
-	for (i = 0; i < stmts.n && ok; i++)
-		ok = ld_worker_exec_script(conn, stmts.items[i]);
-	ld_string_list_free(&stmts);
-	return ok;
+	return ld_worker_exec_script(conn, stmt);
 }
 
 /* run the file if this node needs it; false (logged) on an error */
@@ -63,7 +47,7 @@ execute_if_needed(PGconn *local, const char *queue, const char *fname,
 			xsql = ld_exec_attrs_substitute(attrs, local, sql, &objs, &errmsg);
 			if (xsql != NULL)
 			{
-				ok = run_statements(local, fname, xsql);
+				ok = ld_run_statements(local, fname, xsql, run_statement);
 				pg_free(xsql);
 			}
 			break;

@@ -18,6 +18,7 @@
 
 #include <ctype.h>
 
+#include "framework/log.h"
 #include "londiste3/exec_attrs.h"
 
 static bool
@@ -287,4 +288,27 @@ ld_split_statements(const char *sql, bool backslash_quotes,
 fail:
 	ld_string_list_free(stmts);
 	return false;
+}
+
+bool
+ld_run_statements(PGconn *conn, const char *fname, const char *sql,
+				  LdRunStatement run_one)
+{
+	const char *scs = PQparameterStatus(conn, "standard_conforming_strings");
+	LdStringList stmts;
+	char	   *errmsg;
+	bool		ok = true;
+	int			i;
+
+	if (!ld_split_statements(sql, scs == NULL || strcmp(scs, "on") != 0,
+							 &stmts, &errmsg))
+	{
+		sky_log(SKY_LOG_ERROR, "%s: %s", fname, errmsg);
+		pg_free(errmsg);
+		return false;
+	}
+	for (i = 0; i < stmts.n && ok; i++)
+		ok = run_one(conn, fname, i + 1, stmts.items[i]);
+	ld_string_list_free(&stmts);
+	return ok;
 }
