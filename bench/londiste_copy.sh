@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench/londiste_copy.sh - londiste3's initial copy of one big table
-# (src/londiste3/copy.c, run through test/londiste3/copy/ld_copy_probe, what the
+# (src/londiste3/copy/copy.c, run through test/londiste3/copy/ld_copy_probe, what the
 # copy process runs) against two baselines on the same data in the same
 # invocation:
 #   pg_dump    pg_dump -t TABLE of the root piped into psql on an empty

@@ -1,4 +1,4 @@
-# londiste3's initial copy (src/londiste3/copy.c, fkeys.c, snapshot.c),
+# londiste3's initial copy (src/londiste3/copy/: copy.c, fkeys.c, snapshot.c),
 # driven through the test program test/londiste3/copy/ld_copy_probe on a root
 # and a leaf set up with Debian's londiste: what "londiste3 worker" runs
 # for a table in state in-copy.

@@ -1,5 +1,5 @@
 # add-table/add-seq --create and --create-full of londiste3
-# (src/londiste3/create.c, through test/londiste3/copy/ld_copy_probe) against
+# (src/londiste3/tables/create.c, through test/londiste3/copy/ld_copy_probe) against
 # Debian's londiste doing the same from the same provider: the tables and
 # sequences made must be alike, catalog entry for catalog entry.
 #

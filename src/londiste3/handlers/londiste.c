@@ -17,8 +17,8 @@
 #include "postgres_fe.h"
 
 #include "framework/log.h"
-#include "londiste3/handler.h"
-#include "londiste3/replay.h"
+#include "londiste3/handlers/handler.h"
+#include "londiste3/worker/replay.h"
 
 static const char *const londiste_args[] = {"encoding", "ignore_truncate", NULL};
 

@@ -12,8 +12,8 @@
 #ifndef LONDISTE_ROWSQL_H
 #define LONDISTE_ROWSQL_H
 
-#include "londiste3/handler.h"
-#include "londiste3/replay.h"
+#include "londiste3/handlers/handler.h"
+#include "londiste3/worker/replay.h"
 #include "pqexpbuffer.h"
 
 /* rowsql.c: quoting as Skytools does it */

@@ -20,7 +20,7 @@
 
 #include "framework/log.h"
 #include "framework/pqutil.h"
-#include "londiste3/copy.h"
+#include "londiste3/copy/copy.h"
 
 static const char *condition_text;
 

@@ -25,16 +25,16 @@
  * handler's COPYs show in the debug log (-v).  A failing hook prints
  * "FAILED" and the probe exits 1.
  *
- * test/londiste3/ldhandler_probe.c
+ * test/londiste3/handlers/ldhandler_probe.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres_fe.h"
 
 #include "framework/log.h"
-#include "londiste3/handler.h"
+#include "londiste3/handlers/handler.h"
 #include "londiste3/handlers/rowsql.h"
-#include "londiste3/replay.h"
+#include "londiste3/worker/replay.h"
 
 struct LdApply
 {
