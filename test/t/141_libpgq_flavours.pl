@@ -104,6 +104,8 @@ foreach my $name (sort keys %filter_cases)
 produce($node, 'ev', 101, 120, 'public.t1');
 produce($node, 'ev', 121, 140, 'public.t2');
 produce($node, 'ev', 141, 160, 'other.t3');
+# every consumer stops at the last tick it sees: it must cover all 60
+ok(wait_tick($node), 'a tick covers the 60 filter events');
 foreach my $name (sort keys %filter_cases)
 {
 	my $want = $filter_cases{$name}[1];
