@@ -334,7 +334,7 @@ batch 1 2026-12-07 10:00:00+00
 event I:id	id=1&name=Alice&flag=f&h32=x&h64=%c3%a4%c3%b6&doc=%7b%22a%22%3a+1%2c+%22b%22%3a+2%2c+%22c%22%3a+3%2c+%22n%22%3a+%7b%22x%22%3a+1.5%2c+%22y%22%3a+0%2c+%22z%22%3a+%5b1%2c+%22%c3%bc%22%2c+null%2c+true%5d%7d%2c+%22m%22%3a+1e22%2c+%22k%22%3a+-0.0001%7d&secret=pw	public.ob
 event I:id	id=2&name&flag=&h32=&h64=12&doc=%7b%22b%22%3a+true%7d&secret=pw	public.ob
 event I:id	id=3&name=x&flag=t&h32=1&h64=1&doc=%5b1%5d&secret=pw	public.ob
-event U:id	id=3&name=Bob&flag=t&h32=1e100&h64=-0&doc=%7b%22n%22%3a+%7b%22z%22%3a+%22%e2%82%ac%f0%9f%98%80%22%7d%7d&secret=pw	public.ob
+event U:id	id=3&name=Bob&flag=t&h32=1e100&h64=-0&doc=%7b%22n%22%3a+%7b%22z%22%3a+%22%e2%82%ac%f0%9f%98%80%7f%22%7d%7d&secret=pw	public.ob
 finish
 EOF
 for my $key ('', 'a key of 16 b.', 'k' x 32)
@@ -378,6 +378,12 @@ like($err, qr/Source table not in obf_map: public\.t/, 'obfuscate: table missing
 isnt($rc, 0, 'obfuscate: the batch fails');
 ($rc, $out, $err) = ours('public.ob', 'obfuscate', '', "obfuscator_key = " . ('k' x 33) . "\n");
 like($err, qr/obfuscator_key is longer than 32 bytes/, 'obfuscate: key too long');
+my $deep = ('%5b' x 2000) . ('%5d' x 2000);
+($rc, $out, $err) = ours('public.ob', 'obfuscate',
+	"batch 5 x\nevent I:id\tid=9&doc=$deep\tpublic.ob\nfinish\n");
+like($err, qr/public\.ob\.doc: invalid JSON: nesting too deep/,
+	'obfuscate: JSON nested 2000 deep is an error, not a crash');
+isnt($rc, 0, 'obfuscate: the batch with the over-deep value fails');
 open($yf, '>', "$tmp/bad.yaml") or die;
 print $yf "public.ob:\n  id: keep\n  name: scramble\n";
 close $yf;

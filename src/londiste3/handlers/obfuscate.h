@@ -37,7 +37,7 @@ struct ObfRule
 extern char *ld_obf_hash(ObfAction action, const char *value, size_t len,
 						 const uint8 *key, size_t keylen);
 
-/* json.c: a JSON text obfuscated by rules, as Python's json.dumps writes it */
+/* obfuscate_json.c: a JSON text obfuscated by rules, as Python's json.dumps writes it */
 extern char *ld_obf_json(const char *json, const ObfRule *rule,
 						 const uint8 *key, size_t keylen, char **errmsg);
 

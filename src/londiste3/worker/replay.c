@@ -16,6 +16,7 @@
 #include "postgres_fe.h"
 
 #include "framework/log.h"
+#include "londiste3/json.h"
 #include "londiste3/worker/replay.h"
 
 bool
@@ -32,446 +33,110 @@ ld_is_row_event(const PgqEvent *ev)
 }
 
 /*
- * A small JSON reader: enough for jsontriga's ev_type and row objects.
- * Scalars come out as text (strings unescaped); nested objects and
- * arrays as their JSON text.
+ * A value of a jsontriga row as text for SQL: strings unescaped, true and
+ * false as Python prints them, null as NULL, numbers and nested objects
+ * and arrays as written.
  */
-typedef struct JsonReader
+static char *
+json_value_text(const LdJson *v)
 {
-	const char *p;
-	const char *error;
-} JsonReader;
-
-static void
-json_skip_space(JsonReader *r)
-{
-	while (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r')
-		r->p++;
+	switch (v->type)
+	{
+		case LD_JSON_NULL:
+			return NULL;
+		case LD_JSON_TRUE:
+			return pg_strdup("True");
+		case LD_JSON_FALSE:
+			return pg_strdup("False");
+		case LD_JSON_STRING:
+			return pg_strdup(v->text);
+		default:
+			return pnstrdup(v->src, v->srclen);
+	}
 }
 
-static int
-hex_value(char c)
+/* a jsontriga row (a JSON object) into a dict; NULL with *error */
+static PgqDict *
+parse_json_row(const char *data, char **error)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool
-json_read_hex4(JsonReader *r, unsigned int *code)
-{
+	LdJson	   *row = ld_json_parse(data, false, error);
+	PgqDict    *dict;
 	int			i;
 
-	*code = 0;
-	for (i = 0; i < 4; i++)
+	if (row == NULL)
+		return NULL;
+	if (row->type != LD_JSON_OBJECT)
 	{
-		int			v = hex_value(r->p[i]);
-
-		if (v < 0)
-			return false;
-		*code = *code * 16 + v;
-	}
-	r->p += 4;
-	return true;
-}
-
-static void
-append_utf8(PQExpBuffer buf, unsigned int code)
-{
-	if (code < 0x80)
-		appendPQExpBufferChar(buf, (char) code);
-	else if (code < 0x800)
-	{
-		appendPQExpBufferChar(buf, (char) (0xC0 | (code >> 6)));
-		appendPQExpBufferChar(buf, (char) (0x80 | (code & 0x3F)));
-	}
-	else if (code < 0x10000)
-	{
-		appendPQExpBufferChar(buf, (char) (0xE0 | (code >> 12)));
-		appendPQExpBufferChar(buf, (char) (0x80 | ((code >> 6) & 0x3F)));
-		appendPQExpBufferChar(buf, (char) (0x80 | (code & 0x3F)));
-	}
-	else
-	{
-		appendPQExpBufferChar(buf, (char) (0xF0 | (code >> 18)));
-		appendPQExpBufferChar(buf, (char) (0x80 | ((code >> 12) & 0x3F)));
-		appendPQExpBufferChar(buf, (char) (0x80 | ((code >> 6) & 0x3F)));
-		appendPQExpBufferChar(buf, (char) (0x80 | (code & 0x3F)));
-	}
-}
-
-/* a JSON string at r->p (at the quote); palloc'd text or NULL on error */
-static char *
-json_read_string(JsonReader *r)
-{
-	PQExpBufferData buf;
-
-	if (*r->p != '"')
-	{
-		r->error = "string expected";
+		*error = pg_strdup("not an object");
+		ld_json_free(row);
 		return NULL;
 	}
-	r->p++;
-	initPQExpBuffer(&buf);
-	while (*r->p != '"')
+	dict = pgq_dict_new();
+	for (i = 0; i < row->n; i++)
 	{
-		if (*r->p == '\0')
-		{
-			r->error = "unterminated string";
-			termPQExpBuffer(&buf);
-			return NULL;
-		}
-		if (*r->p != '\\')
-		{
-			appendPQExpBufferChar(&buf, *r->p++);
-			continue;
-		}
-		r->p++;
-		switch (*r->p++)
-		{
-			case '"':
-				appendPQExpBufferChar(&buf, '"');
-				break;
-			case '\\':
-				appendPQExpBufferChar(&buf, '\\');
-				break;
-			case '/':
-				appendPQExpBufferChar(&buf, '/');
-				break;
-			case 'b':
-				appendPQExpBufferChar(&buf, '\b');
-				break;
-			case 'f':
-				appendPQExpBufferChar(&buf, '\f');
-				break;
-			case 'n':
-				appendPQExpBufferChar(&buf, '\n');
-				break;
-			case 'r':
-				appendPQExpBufferChar(&buf, '\r');
-				break;
-			case 't':
-				appendPQExpBufferChar(&buf, '\t');
-				break;
-			case 'u':
-				{
-					unsigned int code;
-					unsigned int low;
+		char	   *value = json_value_text(row->items[i]);
 
-					if (!json_read_hex4(r, &code))
-					{
-						r->error = "bad \\u escape";
-						termPQExpBuffer(&buf);
-						return NULL;
-					}
-					if (code >= 0xD800 && code < 0xDC00 &&
-						r->p[0] == '\\' && r->p[1] == 'u')
-					{
-						r->p += 2;
-						if (!json_read_hex4(r, &low) || low < 0xDC00 || low > 0xDFFF)
-						{
-							r->error = "bad surrogate pair";
-							termPQExpBuffer(&buf);
-							return NULL;
-						}
-						code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-					}
-					if (code == 0)
-					{
-						r->error = "\\u0000 cannot be stored";
-						termPQExpBuffer(&buf);
-						return NULL;
-					}
-					append_utf8(&buf, code);
-					break;
-				}
-			default:
-				r->error = "bad escape";
-				termPQExpBuffer(&buf);
-				return NULL;
-		}
-	}
-	r->p++;
-	return buf.data;
-}
-
-/* skip over one JSON value of any kind */
-static bool
-json_skip_value(JsonReader *r)
-{
-	json_skip_space(r);
-	if (*r->p == '"')
-	{
-		char	   *s = json_read_string(r);
-
-		pg_free(s);
-		return s != NULL;
-	}
-	if (*r->p == '{' || *r->p == '[')
-	{
-		char		close = *r->p == '{' ? '}' : ']';
-		bool		object = *r->p == '{';
-
-		r->p++;
-		json_skip_space(r);
-		if (*r->p == close)
-		{
-			r->p++;
-			return true;
-		}
-		for (;;)
-		{
-			if (object)
-			{
-				char	   *key;
-
-				json_skip_space(r);
-				key = json_read_string(r);
-				if (key == NULL)
-					return false;
-				pg_free(key);
-				json_skip_space(r);
-				if (*r->p++ != ':')
-				{
-					r->error = "':' expected";
-					return false;
-				}
-			}
-			if (!json_skip_value(r))
-				return false;
-			json_skip_space(r);
-			if (*r->p == ',')
-			{
-				r->p++;
-				continue;
-			}
-			if (*r->p == close)
-			{
-				r->p++;
-				return true;
-			}
-			r->error = "',' or end of container expected";
-			return false;
-		}
-	}
-	if (strncmp(r->p, "true", 4) == 0 || strncmp(r->p, "null", 4) == 0)
-	{
-		r->p += 4;
-		return true;
-	}
-	if (strncmp(r->p, "false", 5) == 0)
-	{
-		r->p += 5;
-		return true;
-	}
-	if (*r->p == '-' || (*r->p >= '0' && *r->p <= '9'))
-	{
-		r->p++;
-		while ((*r->p >= '0' && *r->p <= '9') || *r->p == '.' ||
-			   *r->p == 'e' || *r->p == 'E' || *r->p == '+' || *r->p == '-')
-			r->p++;
-		return true;
-	}
-	r->error = "value expected";
-	return false;
-}
-
-/*
- * One value as text for SQL: strings unescaped, true/false as Python
- * prints them, null as NULL (*is_null), numbers and containers verbatim.
- */
-static bool
-json_read_scalar(JsonReader *r, char **value)
-{
-	const char *start;
-
-	json_skip_space(r);
-	*value = NULL;
-	if (*r->p == '"')
-		return (*value = json_read_string(r)) != NULL;
-	if (strncmp(r->p, "true", 4) == 0)
-	{
-		r->p += 4;
-		*value = pg_strdup("True");
-		return true;
-	}
-	if (strncmp(r->p, "false", 5) == 0)
-	{
-		r->p += 5;
-		*value = pg_strdup("False");
-		return true;
-	}
-	if (strncmp(r->p, "null", 4) == 0)
-	{
-		r->p += 4;
-		return true;
-	}
-	start = r->p;
-	if (!json_skip_value(r))
-		return false;
-	*value = pnstrdup(start, r->p - start);
-	return true;
-}
-
-/* a JSON object of scalars into a dict */
-static PgqDict *
-json_read_object(JsonReader *r)
-{
-	PgqDict    *dict = pgq_dict_new();
-
-	json_skip_space(r);
-	if (*r->p++ != '{')
-	{
-		r->error = "object expected";
-		pgq_dict_free(dict);
-		return NULL;
-	}
-	json_skip_space(r);
-	if (*r->p == '}')
-	{
-		r->p++;
-		return dict;
-	}
-	for (;;)
-	{
-		char	   *key;
-		char	   *value;
-
-		json_skip_space(r);
-		key = json_read_string(r);
-		if (key == NULL)
-			break;
-		json_skip_space(r);
-		if (*r->p++ != ':')
-		{
-			r->error = "':' expected";
-			pg_free(key);
-			break;
-		}
-		if (!json_read_scalar(r, &value))
-		{
-			pg_free(key);
-			break;
-		}
-		pgq_dict_set(dict, key, value);
-		pg_free(key);
+		pgq_dict_set(dict, row->keys[i], value);
 		pg_free(value);
-		json_skip_space(r);
-		if (*r->p == ',')
-		{
-			r->p++;
-			continue;
-		}
-		if (*r->p == '}')
-		{
-			r->p++;
-			return dict;
-		}
-		r->error = "',' or '}' expected";
-		break;
 	}
-	pgq_dict_free(dict);
-	return NULL;
+	ld_json_free(row);
+	return dict;
 }
 
 /* jsontriga's ev_type: the operation's first letter and the key list */
 static bool
 parse_json_type(const char *type, LdRowEvent *out, char **errmsg)
 {
-	JsonReader	r = {type, NULL};
+	char	   *error = NULL;
+	LdJson	   *t = ld_json_parse(type, false, &error);
 	bool		have_op = false;
+	int			i;
+	int			k;
 
-	r.p++;						/* the '{' */
-	for (;;)
+	if (t != NULL && t->type != LD_JSON_OBJECT)
+		error = pg_strdup("not an object");
+	for (i = 0; error == NULL && i < t->n; i++)
 	{
-		char	   *key;
+		const LdJson *v = t->items[i];
 
-		json_skip_space(&r);
-		key = json_read_string(&r);
-		if (key == NULL)
-			break;
-		json_skip_space(&r);
-		if (*r.p++ != ':')
+		if (strcmp(t->keys[i], "op") == 0)
 		{
-			r.error = "':' expected";
-			pg_free(key);
-			break;
-		}
-		json_skip_space(&r);
-		if (strcmp(key, "op") == 0)
-		{
-			char	   *op = json_read_string(&r);
-
-			if (op == NULL)
+			if (v->type != LD_JSON_STRING)
+				error = pg_strdup("\"op\" is not a string");
+			else
 			{
-				pg_free(key);
-				break;
+				out->op = v->text[0];
+				have_op = true;
 			}
-			out->op = op[0];
-			have_op = true;
-			pg_free(op);
 		}
-		else if (strcmp(key, "pkey") == 0 && *r.p == '[')
+		else if (strcmp(t->keys[i], "pkey") == 0 && v->type == LD_JSON_ARRAY)
 		{
-			r.p++;
-			json_skip_space(&r);
-			while (*r.p != ']')
+			for (k = 0; error == NULL && k < v->n; k++)
 			{
-				char	   *name = json_read_string(&r);
-
-				if (name == NULL)
+				if (v->items[k]->type != LD_JSON_STRING)
+				{
+					error = pg_strdup("\"pkey\" holds a non-string");
 					break;
+				}
 				out->pkeys = pg_realloc(out->pkeys,
 										sizeof(char *) * (out->npkeys + 1));
-				out->pkeys[out->npkeys++] = name;
-				json_skip_space(&r);
-				if (*r.p == ',')
-				{
-					r.p++;
-					json_skip_space(&r);
-				}
-				else if (*r.p != ']')
-					r.error = "',' or ']' expected";
-				if (r.error)
-					break;
+				out->pkeys[out->npkeys++] = pg_strdup(v->items[k]->text);
 			}
-			if (r.error)
-			{
-				pg_free(key);
-				break;
-			}
-			r.p++;
 		}
-		else if (!json_skip_value(&r))
-		{
-			pg_free(key);
-			break;
-		}
-		pg_free(key);
-		json_skip_space(&r);
-		if (*r.p == ',')
-		{
-			r.p++;
-			continue;
-		}
-		if (*r.p == '}')
-		{
-			if (!have_op)
-			{
-				*errmsg = psprintf("JSON event type without \"op\": %s", type);
-				return false;
-			}
-			return true;
-		}
-		r.error = "',' or '}' expected";
-		break;
 	}
-	*errmsg = psprintf("bad JSON event type (%s): %s", r.error, type);
-	return false;
+	ld_json_free(t);
+	if (error != NULL)
+	{
+		*errmsg = psprintf("bad JSON event type (%s): %s", error, type);
+		pg_free(error);
+		return false;
+	}
+	if (!have_op)
+	{
+		*errmsg = psprintf("JSON event type without \"op\": %s", type);
+		return false;
+	}
+	return true;
 }
 
 /* split "a,b" (ev_type after "I:") into key names */
@@ -526,7 +191,10 @@ ld_row_event_parse(const PgqEvent *ev, bool fix_utf8, LdRowEvent *out,
 	if (ev->type[0] == '{')
 	{
 		if (!parse_json_type(ev->type, out, errmsg))
+		{
+			ld_row_event_free(out);
 			return false;
+		}
 	}
 	else
 	{
@@ -559,13 +227,14 @@ ld_row_event_parse(const PgqEvent *ev, bool fix_utf8, LdRowEvent *out,
 	}
 	if (data[0] == '{')
 	{
-		JsonReader	r = {data, NULL};
+		char	   *error;
 
-		out->row = json_read_object(&r);
+		out->row = parse_json_row(data, &error);
 		if (out->row == NULL)
 		{
 			*errmsg = psprintf("bad JSON row (%s) in event %lld",
-							   r.error, (long long) ev->id);
+							   error, (long long) ev->id);
+			pg_free(error);
 			ld_row_event_free(out);
 			return false;
 		}
