@@ -90,8 +90,13 @@ ok( $node->poll_query_until('target',
 	'both merge leaves copied the table') or diag(merge_states());
 like(slurp_file($m{merge1}{log}), qr/waiting for other partitions to finish copy/,
 	'the first merge leaf copied as lead and waited for the other partition');
-like(slurp_file($m{merge2}{log}), qr/waiting for first partition to initialize copy/,
-	'the second one waited for the lead to prepare the table');
+# whether the second one had to wait for the lead ("waiting for first
+# partition to initialize copy") depends on timing; that it copied data
+# only, without the lead's waiting, does not
+like(slurp_file($m{merge2}{log}), qr/Starting full copy of public\.t/,
+	'the second one copied its partition too');
+unlike(slurp_file($m{merge2}{log}), qr/waiting for other partitions to finish copy/,
+	'... not as a second lead');
 is($node->safe_psql('target', "select count(*) from londiste.table_info where dropped_ddl is not null"),
 	'0', 'the lead restored the structure it dropped');
 is($node->safe_psql('target', "select count(*) from pg_indexes where tablename = 't'"),

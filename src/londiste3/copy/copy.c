@@ -145,6 +145,13 @@ wait_for_turn(PGconn *dst, const LdCopyRequest *req, LocalRow *row)
 /*
  * ... and until the table is in sync on the source.  Returns the table's
  * name there (its dest_table), or NULL (logged).
+ *
+ * On a combined root the table is "ok" as soon as it is added, while the
+ * merge leaves of the same database are still copying the partitions into
+ * it (with triggers off, so none of those rows reach the combined queue):
+ * a copy taken then would miss them for good.  So the merge leaves' rows
+ * for the same table must be "ok" too.  Python londiste does not wait
+ * here.
  */
 static char *
 wait_for_source(PGconn *src, const LdCopyRequest *req)
@@ -154,8 +161,14 @@ wait_for_source(PGconn *src, const LdCopyRequest *req)
 	for (;;)
 	{
 		PGresult   *res = sky_db_exec(src,
-									  "select merge_state, coalesce(dest_table, table_name)"
-									  " from londiste.get_table_list($1) where table_name = $2",
+									  "select t.merge_state, coalesce(t.dest_table, t.table_name),"
+									  " exists (select 1 from londiste.table_info p"
+									  "   join pgq_node.node_info n on n.queue_name = p.queue_name"
+									  "  where n.combined_queue = $1 and p.local"
+									  "    and coalesce(p.dest_table, p.table_name) ="
+									  "        coalesce(t.dest_table, t.table_name)"
+									  "    and p.merge_state is distinct from 'ok')"
+									  " from londiste.get_table_list($1) t where t.table_name = $2",
 									  2, params);
 
 		if (res == NULL)
@@ -166,7 +179,8 @@ wait_for_source(PGconn *src, const LdCopyRequest *req)
 			PQclear(res);
 			return NULL;
 		}
-		if (!PQgetisnull(res, 0, 0) && strcmp(PQgetvalue(res, 0, 0), "ok") == 0)
+		if (!PQgetisnull(res, 0, 0) && strcmp(PQgetvalue(res, 0, 0), "ok") == 0 &&
+			strcmp(PQgetvalue(res, 0, 2), "f") == 0)
 		{
 			char	   *name = pg_strdup(PQgetvalue(res, 0, 1));
 
