@@ -3,8 +3,9 @@
  * londiste.c
  *	  The built-in handler: each row event becomes one SQL statement on
  *	  the table (replay.c builds it), sent through the worker's LdApply:
- *	  a prepared statement with the row's values as parameters, or for
- *	  sqltriga events (their SQL fragment is the data) statement text.
+ *	  a prepared statement with the row's values as parameters (several
+ *	  rows' inserts or deletes may go together, see apply.c), or for sqltriga events (their
+ *	  SQL fragment is the data) statement text.
  *
  * encoding=utf8 replaces invalid UTF-8 in the incoming values with
  * U+FFFD (and logs the column); ignore_truncate=1 keeps TRUNCATE events
@@ -73,6 +74,20 @@ londiste_process_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 	}
 	else if (rev.sql_fragment != NULL)
 		ok = ld_apply_sql(apply, sql.data);
+	else if (rev.op == 'I')
+	{
+		const char **columns = pg_malloc(sizeof(char *) * (nvalues + 1));
+		int			i;
+
+		for (i = 0; i < nvalues; i++)
+			columns[i] = pgq_dict_key(rev.row, i);
+		ok = ld_apply_insert(apply, h->dest_table, nvalues, columns, values,
+							 sql.data);
+		pg_free(columns);
+	}
+	else if (rev.op == 'D')
+		ok = ld_apply_delete(apply, h->dest_table, nvalues,
+							 (const char *const *) rev.pkeys, values, sql.data);
 	else
 		ok = ld_apply_prepared(apply, sql.data, nvalues, values);
 	pg_free(values);

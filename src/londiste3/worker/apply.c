@@ -3,17 +3,32 @@
  * apply.c
  *	  LdApply: the SQL sink the handlers write a batch's statements into.
  *
- * Two ways in, kept in the order they were queued:
+ * Three ways in, kept in the order they were queued:
  *
  * - ld_apply_sql(): statement text, sent joined by newlines, up to 200 at
  *   a time, as one simple query (one round trip for many statements).
  * - ld_apply_prepared(): a statement with $n parameters and its values.
  *   Each statement text is prepared once per batch and the executions are
- *   sent in libpq's pipeline mode, up to APPLY_PIPELINE_SIZE per round
- *   trip: the server parses and plans a row shape once instead of once
- *   per row, and the values travel as parameters, never as SQL text.
+ *   sent in libpq's pipeline mode: the server parses and plans a row shape
+ *   once instead of once per row, and the values travel as parameters,
+ *   never as SQL text.  A sync point follows every APPLY_PIPELINE_SIZE
+ *   executions, and the program goes on with the batch without waiting
+ *   for them: their results are read as they come in, so that the server
+ *   applies one part of the batch while the program reads and decodes the
+ *   next.  At most APPLY_PIPELINE_DEPTH such parts are outstanding; an
+ *   error in one is seen when its results are read, at the latest when
+ *   the batch is flushed before its commit.
  *
- * Switching from one way to the other flushes what the other queued, so
+ * - ld_apply_insert() and ld_apply_delete(): a row to insert or delete.
+ *   Consecutive rows for the same table and columns (keys) are sent
+ *   APPLY_RUN_ROWS at a time as one prepared multi-row INSERT (DELETE ...
+ *   WHERE key IN (...)), which costs the server less than half of what as
+ *   many single-row statements cost.  The outcome is the same: rows are
+ *   inserted in order, and the order of deletes does not matter.  Only
+ *   statement triggers (of which a replica fires just the ENABLE ALWAYS
+ *   ones) can tell.
+ *
+ * Switching from one way to another flushes what the other queued, so
  * the statements run exactly in the order of the batch's events.
  *
  * Prepared statements live for one batch only (and are dropped after an
@@ -34,18 +49,30 @@
 #include "postgres_fe.h"
 
 #include "framework/log.h"
+#include "londiste3/worker/replay.h"
 #include "londiste3/worker/worker.h"
 #include "pqexpbuffer.h"
 
 /* statements per round trip, as python3-londiste groups them */
 #define APPLY_GROUP_SIZE 200
 
-/*
- * Executions per pipeline round trip.  The client does not read while it
- * sends, so the server's replies to one pipeline (some 40 bytes a row)
- * must fit in the socket buffers: 500 rows stay far below their size.
- */
+/* executions between two sync points of the pipeline */
 #define APPLY_PIPELINE_SIZE 500
+
+/*
+ * Sync points whose results may be outstanding.  Bounds what the program
+ * runs ahead of the server (and what libpq buffers of the replies).
+ */
+#define APPLY_PIPELINE_DEPTH 4
+
+/* rows per multi-row statement; shorter runs use the sizes of run_sizes */
+#define APPLY_RUN_ROWS 64
+
+/* the most parameters one statement can have (the protocol's Int16) */
+#define MAX_STATEMENT_PARAMS 65535
+
+/* every item a pipeline may hold: each part's executions, prepares, sync */
+#define APPLY_PIPELINE_ITEMS ((APPLY_PIPELINE_SIZE * 2 + 2) * (APPLY_PIPELINE_DEPTH + 1))
 
 /* a statement text prepared in this batch as "ld_apply_<index>" */
 typedef struct ApplyStatement
@@ -61,6 +88,7 @@ typedef enum PipelineItemKind
 	ITEM_DEALLOCATE,
 	ITEM_PREPARE,
 	ITEM_EXECUTE,
+	ITEM_SYNC,
 } PipelineItemKind;
 
 typedef struct PipelineItemRec
@@ -74,7 +102,6 @@ struct LdApply
 	PGconn	   *conn;
 	PQExpBufferData queued;
 	int			nqueued;
-	int64_t		nstatements;	/* sent in this batch, for the log */
 
 	ApplyStatement *statements;
 	int			nstatements_cached;
@@ -83,10 +110,27 @@ struct LdApply
 	int			last_stmt;		/* lookup shortcut: runs share a shape */
 
 	bool		in_pipeline;
-	PipelineItemRec *items;
+	bool		failed;			/* an error was logged; the batch is lost */
+	PipelineItemRec *items;		/* sent, results not read yet: a ring */
+	int			first_item;
 	int			nitems;
-	int			nexecuted;		/* ITEM_EXECUTE among items */
+	int			nsyncs;			/* ITEM_SYNC among items */
+	int			nexecuted;		/* executions since the last sync point */
+
+	/* rows to insert or delete not sent yet, of one table and shape */
+	char	   *run_head;		/* "insert into t (c, ...) values ", or NULL */
+	const char *run_tail;		/* ")" after a delete's key list */
+	bool		run_parens;		/* each row's values in parentheses */
+	int			run_ncolumns;
+	int			run_rows;
+	char	  **run_values;		/* run_rows * run_ncolumns values, copied */
+	int			run_capacity;	/* values run_values has room for */
 };
+
+static void discard_run(LdApply *apply);
+static bool flush_run(LdApply *apply);
+static bool queue_prepared(LdApply *apply, const char *sql, int nparams,
+						   const char *const *values);
 
 LdApply *
 ld_apply_new(void)
@@ -94,7 +138,7 @@ ld_apply_new(void)
 	LdApply    *apply = pg_malloc0(sizeof(LdApply));
 
 	initPQExpBuffer(&apply->queued);
-	apply->items = pg_malloc(sizeof(PipelineItemRec) * (APPLY_PIPELINE_SIZE * 2 + 1));
+	apply->items = pg_malloc(sizeof(PipelineItemRec) * APPLY_PIPELINE_ITEMS);
 	apply->last_stmt = -1;
 	return apply;
 }
@@ -116,6 +160,8 @@ void
 ld_apply_free(LdApply *apply)
 {
 	ld_apply_forget_statements(apply);
+	discard_run(apply);
+	pg_free(apply->run_values);
 	pg_free(apply->statements);
 	pg_free(apply->items);
 	termPQExpBuffer(&apply->queued);
@@ -131,39 +177,76 @@ ld_apply_begin(LdApply *apply, PGconn *conn)
 	apply->conn = conn;
 	resetPQExpBuffer(&apply->queued);
 	apply->nqueued = 0;
-	apply->nstatements = 0;
+	apply->first_item = 0;
 	apply->nitems = 0;
+	apply->nsyncs = 0;
 	apply->nexecuted = 0;
 	apply->in_pipeline = false;
+	apply->failed = false;
+	discard_run(apply);
 	ld_apply_forget_statements(apply);
 }
 
-int64_t
-ld_apply_count(const LdApply *apply)
+/* the first error of the batch is logged, the ones it causes are not */
+static void
+apply_error(LdApply *apply, const char *message)
 {
-	return apply->nstatements + apply->nqueued + apply->nexecuted;
+	if (!apply->failed)
+		sky_log(SKY_LOG_ERROR, "applying events failed: %s", message);
+	apply->failed = true;
 }
 
-/* read the pipeline's results, leave pipeline mode; false on any error */
-static bool
-flush_pipeline(LdApply *apply)
+static void
+push_item(LdApply *apply, PipelineItemKind kind, int stmt)
+{
+	PipelineItemRec *item;
+
+	item = &apply->items[(apply->first_item + apply->nitems) % APPLY_PIPELINE_ITEMS];
+	item->kind = kind;
+	item->stmt = stmt;
+	apply->nitems++;
+	if (kind == ITEM_SYNC)
+		apply->nsyncs++;
+}
+
+/*
+ * Read the results of the oldest item.  Without wait, only if they are
+ * in already: 0 when they are not.  -1 when the connection failed.
+ */
+static int
+read_item(LdApply *apply, bool wait)
 {
 	PGconn	   *conn = apply->conn;
-	bool		ok = true;
-	int			nnull;
-	int			i;
+	PipelineItemRec *item = &apply->items[apply->first_item];
+	PGresult   *res;
+	ExecStatusType status;
 
-	if (PQpipelineSync(conn) != 1)
+	if (!wait)
 	{
-		sky_log(SKY_LOG_ERROR, "applying events failed: %s", PQerrorMessage(conn));
-		ok = false;
+		if (PQconsumeInput(conn) != 1)
+		{
+			apply_error(apply, PQerrorMessage(conn));
+			return -1;
+		}
+		if (PQisBusy(conn))
+			return 0;
 	}
-	for (i = 0; ok && i < apply->nitems; i++)
+	res = PQgetResult(conn);
+	if (res == NULL)
 	{
-		PipelineItemRec *item = &apply->items[i];
-		PGresult   *res = PQgetResult(conn);
-		ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-
+		/* a result was due: the connection is gone */
+		apply_error(apply, PQerrorMessage(conn));
+		return -1;
+	}
+	status = PQresultStatus(res);
+	if (item->kind == ITEM_SYNC)
+	{
+		if (status != PGRES_PIPELINE_SYNC)
+			apply_error(apply, PQresultErrorMessage(res));
+		apply->nsyncs--;
+	}
+	else
+	{
 		if (status == PGRES_COMMAND_OK)
 		{
 			if (item->kind == ITEM_PREPARE)
@@ -171,51 +254,84 @@ flush_pipeline(LdApply *apply)
 			else if (item->kind == ITEM_DEALLOCATE)
 				apply->need_deallocate = false;
 		}
-		else if (status != PGRES_PIPELINE_ABORTED)
-		{
-			sky_log(SKY_LOG_ERROR, "applying events failed: %s",
-					res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
-			if (res == NULL)
-				ok = false;
-		}
-		PQclear(res);
-		if (status != PGRES_COMMAND_OK)
-			ok = false;
+		else if (status == PGRES_PIPELINE_ABORTED)
+			apply->failed = true;
+		else
+			apply_error(apply, PQresultErrorMessage(res));
 		/* each statement's results end with a NULL */
-		if (res != NULL)
-		{
-			while ((res = PQgetResult(conn)) != NULL)
-				PQclear(res);
-		}
+		while (PQclear(res), (res = PQgetResult(conn)) != NULL)
+			;
 	}
+	PQclear(res);
+	apply->first_item = (apply->first_item + 1) % APPLY_PIPELINE_ITEMS;
+	apply->nitems--;
+	return 1;
+}
+
+/*
+ * Read the results that are in, and wait for more while over
+ * max_syncs sync points are outstanding.  false if the connection failed.
+ */
+static bool
+read_results(LdApply *apply, int max_syncs)
+{
+	while (apply->nitems > 0)
+	{
+		int			got = read_item(apply, apply->nsyncs > max_syncs);
+
+		if (got < 0)
+			return false;
+		if (got == 0)
+			break;
+	}
+	return true;
+}
+
+/* end the current part of the pipeline with a sync point */
+static bool
+send_sync(LdApply *apply)
+{
+	if (PQpipelineSync(apply->conn) != 1)
+	{
+		apply_error(apply, PQerrorMessage(apply->conn));
+		return false;
+	}
+	push_item(apply, ITEM_SYNC, -1);
+	apply->nexecuted = 0;
+	return true;
+}
+
+/* read every result of the pipeline, leave pipeline mode; false on any error */
+static bool
+flush_pipeline(LdApply *apply)
+{
+	PGconn	   *conn = apply->conn;
+	bool		ok;
+	int			i;
+
+	ok = (apply->nexecuted == 0 && apply->nitems > 0 &&
+		  apply->items[(apply->first_item + apply->nitems - 1) % APPLY_PIPELINE_ITEMS].kind == ITEM_SYNC) ||
+		send_sync(apply);
+	if (ok)
+		ok = read_results(apply, 0);
 	for (i = 0; i < apply->nstatements_cached; i++)
 		apply->statements[i].sent = false;
-	apply->nstatements += apply->nexecuted;
+	apply->first_item = 0;
 	apply->nitems = 0;
+	apply->nsyncs = 0;
 	apply->nexecuted = 0;
 	apply->in_pipeline = false;
-
-	/*
-	 * The rest, up to the sync, is skipped by the server after an error.
-	 * Two NULLs in a row: nothing more is coming.
-	 */
-	nnull = 0;
-	while (PQpipelineStatus(conn) != PQ_PIPELINE_OFF &&
-		   PQexitPipelineMode(conn) != 1)
+	if (!ok)
 	{
-		PGresult   *res = PQgetResult(conn);
-
-		if (res == NULL && (++nnull > 1 || PQstatus(conn) == CONNECTION_BAD))
-		{
-			sky_log(SKY_LOG_ERROR, "leaving pipeline mode failed: %s",
-					PQerrorMessage(conn));
-			return false;
-		}
-		if (res != NULL)
-			nnull = 0;
-		PQclear(res);
+		/* the connection is broken; the batch's transaction is lost with it */
+		return false;
 	}
-	return ok;
+	if (PQexitPipelineMode(conn) != 1)
+	{
+		apply_error(apply, PQerrorMessage(conn));
+		return false;
+	}
+	return !apply->failed;
 }
 
 bool
@@ -224,6 +340,8 @@ ld_apply_flush(LdApply *apply)
 	PGresult   *res;
 	bool		ok;
 
+	if (!flush_run(apply))
+		return false;
 	if (apply->in_pipeline)
 		return flush_pipeline(apply);
 	if (apply->nqueued == 0)
@@ -240,7 +358,6 @@ ld_apply_flush(LdApply *apply)
 		sky_log(SKY_LOG_ERROR, "applying events failed: %s",
 				PQerrorMessage(apply->conn));
 	PQclear(res);
-	apply->nstatements += apply->nqueued;
 	resetPQExpBuffer(&apply->queued);
 	apply->nqueued = 0;
 	return ok;
@@ -249,6 +366,8 @@ ld_apply_flush(LdApply *apply)
 bool
 ld_apply_sql(LdApply *apply, const char *sql)
 {
+	if (!flush_run(apply))
+		return false;
 	if (apply->in_pipeline && !flush_pipeline(apply))
 		return false;
 	if (apply->nqueued > 0)
@@ -285,10 +404,19 @@ statement_index(LdApply *apply, const char *sql)
 	return apply->last_stmt = i;
 }
 
+/* the batch has failed: leave pipeline mode, so that it can be rolled back */
+static bool
+abandon_pipeline(LdApply *apply)
+{
+	if (apply->in_pipeline)
+		(void) flush_pipeline(apply);
+	return false;
+}
+
 static bool
 send_failed(LdApply *apply)
 {
-	sky_log(SKY_LOG_ERROR, "applying events failed: %s", PQerrorMessage(apply->conn));
+	apply_error(apply, PQerrorMessage(apply->conn));
 	flush_pipeline(apply);
 	return false;
 }
@@ -297,6 +425,13 @@ bool
 ld_apply_prepared(LdApply *apply, const char *sql, int nparams,
 				  const char *const *values)
 {
+	return flush_run(apply) && queue_prepared(apply, sql, nparams, values);
+}
+
+static bool
+queue_prepared(LdApply *apply, const char *sql, int nparams,
+			   const char *const *values)
+{
 	PGconn	   *conn = apply->conn;
 	ApplyStatement *stmt;
 	char		name[32];
@@ -304,11 +439,13 @@ ld_apply_prepared(LdApply *apply, const char *sql, int nparams,
 
 	if (apply->nqueued > 0 && !ld_apply_flush(apply))
 		return false;
+	if (apply->failed)
+		return abandon_pipeline(apply);
 	if (!apply->in_pipeline)
 	{
 		if (PQenterPipelineMode(conn) != 1)
 		{
-			sky_log(SKY_LOG_ERROR, "applying events failed: %s", PQerrorMessage(conn));
+			apply_error(apply, PQerrorMessage(conn));
 			return false;
 		}
 		apply->in_pipeline = true;
@@ -316,7 +453,7 @@ ld_apply_prepared(LdApply *apply, const char *sql, int nparams,
 		{
 			if (PQsendQueryParams(conn, "deallocate all", 0, NULL, NULL, NULL, NULL, 0) != 1)
 				return send_failed(apply);
-			apply->items[apply->nitems++].kind = ITEM_DEALLOCATE;
+			push_item(apply, ITEM_DEALLOCATE, -1);
 		}
 	}
 	idx = statement_index(apply, sql);
@@ -327,16 +464,186 @@ ld_apply_prepared(LdApply *apply, const char *sql, int nparams,
 		if (PQsendPrepare(conn, name, sql, nparams, NULL) != 1)
 			return send_failed(apply);
 		stmt->sent = true;
-		apply->items[apply->nitems].kind = ITEM_PREPARE;
-		apply->items[apply->nitems++].stmt = idx;
+		push_item(apply, ITEM_PREPARE, idx);
 	}
 	if (PQsendQueryPrepared(conn, name, nparams, values, NULL, NULL, 0) != 1)
 		return send_failed(apply);
-	apply->items[apply->nitems++].kind = ITEM_EXECUTE;
+	push_item(apply, ITEM_EXECUTE, -1);
 	apply->nexecuted++;
 	if (apply->nexecuted >= APPLY_PIPELINE_SIZE)
-		return flush_pipeline(apply);
+	{
+		if (!send_sync(apply) ||
+			!read_results(apply, APPLY_PIPELINE_DEPTH))
+			return send_failed(apply);
+	}
+	if (apply->failed)
+		return abandon_pipeline(apply);
 	return true;
+}
+
+static void
+discard_run(LdApply *apply)
+{
+	int			i;
+
+	for (i = 0; i < apply->run_rows * apply->run_ncolumns; i++)
+		pg_free(apply->run_values[i]);
+	apply->run_rows = 0;
+	pg_free(apply->run_head);
+	apply->run_head = NULL;
+}
+
+/* the rows collected, as multi-row statements into the pipeline */
+static bool
+flush_run(LdApply *apply)
+{
+	static const int run_sizes[] = {APPLY_RUN_ROWS, 16, 4, 1};
+	int			ncolumns = apply->run_ncolumns;
+	int			done = 0;
+	bool		ok = true;
+	char	   *head = apply->run_head;
+	PQExpBufferData sql;
+
+	if (head == NULL)
+		return true;
+	/* taken off: what the statements below flush first is not this run */
+	apply->run_head = NULL;
+	initPQExpBuffer(&sql);
+	while (ok && done < apply->run_rows)
+	{
+		int			left = apply->run_rows - done;
+		int			rows = 1;
+		int			param = 0;
+		int			i;
+		int			r;
+
+		/* few prepared shapes: the largest size that fits */
+		for (i = 0; i < lengthof(run_sizes); i++)
+			if (run_sizes[i] <= left &&
+				run_sizes[i] * ncolumns <= MAX_STATEMENT_PARAMS)
+			{
+				rows = run_sizes[i];
+				break;
+			}
+		resetPQExpBuffer(&sql);
+		appendPQExpBufferStr(&sql, head);
+		for (r = 0; r < rows; r++)
+		{
+			if (r > 0)
+				appendPQExpBufferStr(&sql, ", ");
+			if (apply->run_parens)
+				appendPQExpBufferChar(&sql, '(');
+			for (i = 0; i < ncolumns; i++)
+				appendPQExpBuffer(&sql, i > 0 ? ", $%d" : "$%d", ++param);
+			if (apply->run_parens)
+				appendPQExpBufferChar(&sql, ')');
+		}
+		appendPQExpBufferStr(&sql, apply->run_tail);
+		ok = queue_prepared(apply, sql.data, rows * ncolumns,
+							(const char *const *) &apply->run_values[done * ncolumns]);
+		done += rows;
+	}
+	termPQExpBuffer(&sql);
+	apply->run_head = head;
+	discard_run(apply);
+	return ok;
+}
+
+/*
+ * Add a row to the run of statement head (flushing a run of another
+ * shape first).
+ */
+static bool
+add_to_run(LdApply *apply, const char *head, const char *tail, bool parens,
+		   int ncolumns, const char *const *values)
+{
+	int			i;
+
+	if (apply->run_head != NULL && strcmp(apply->run_head, head) != 0 &&
+		!flush_run(apply))
+		return false;
+	/* statement text queued before the run goes first */
+	if (apply->run_head == NULL && apply->nqueued > 0 && !ld_apply_flush(apply))
+		return false;
+	if (apply->run_head == NULL)
+	{
+		apply->run_head = pg_strdup(head);
+		apply->run_tail = tail;
+		apply->run_parens = parens;
+		apply->run_ncolumns = ncolumns;
+	}
+	if ((apply->run_rows + 1) * ncolumns > apply->run_capacity)
+	{
+		apply->run_capacity = APPLY_RUN_ROWS * ncolumns;
+		apply->run_values = pg_realloc(apply->run_values,
+									   sizeof(char *) * apply->run_capacity);
+	}
+	for (i = 0; i < ncolumns; i++)
+		apply->run_values[apply->run_rows * ncolumns + i] =
+			values[i] ? pg_strdup(values[i]) : NULL;
+	apply->run_rows++;
+	if (apply->run_rows == APPLY_RUN_ROWS)
+		return flush_run(apply);
+	return true;
+}
+
+static void
+append_column_list(PQExpBuffer buf, int ncolumns, const char *const *columns)
+{
+	int			i;
+
+	for (i = 0; i < ncolumns; i++)
+	{
+		if (i > 0)
+			appendPQExpBufferStr(buf, ", ");
+		ld_append_quoted_ident(buf, columns[i]);
+	}
+}
+
+bool
+ld_apply_insert(LdApply *apply, const char *dest_table, int ncolumns,
+				const char *const *columns, const char *const *values,
+				const char *insert_sql)
+{
+	PQExpBufferData head;
+	bool		ok;
+
+	if (apply->failed)
+		return abandon_pipeline(apply);
+	if (ncolumns == 0 || ncolumns > MAX_STATEMENT_PARAMS)
+		return ld_apply_prepared(apply, insert_sql, ncolumns, values);
+	initPQExpBuffer(&head);
+	appendPQExpBufferStr(&head, "insert into ");
+	ld_append_quoted_fqname(&head, dest_table);
+	appendPQExpBufferStr(&head, " (");
+	append_column_list(&head, ncolumns, columns);
+	appendPQExpBufferStr(&head, ") values ");
+	ok = add_to_run(apply, head.data, "", true, ncolumns, values);
+	termPQExpBuffer(&head);
+	return ok;
+}
+
+bool
+ld_apply_delete(LdApply *apply, const char *dest_table, int nkeys,
+				const char *const *keys, const char *const *values,
+				const char *delete_sql)
+{
+	PQExpBufferData head;
+	bool		ok;
+
+	if (apply->failed)
+		return abandon_pipeline(apply);
+	if (nkeys == 0 || nkeys > MAX_STATEMENT_PARAMS)
+		return ld_apply_prepared(apply, delete_sql, nkeys, values);
+	initPQExpBuffer(&head);
+	appendPQExpBufferStr(&head, "delete from only ");
+	ld_append_quoted_fqname(&head, dest_table);
+	appendPQExpBufferStr(&head, nkeys > 1 ? " where (" : " where ");
+	append_column_list(&head, nkeys, keys);
+	appendPQExpBufferStr(&head, nkeys > 1 ? ") in (" : " in (");
+	ok = add_to_run(apply, head.data, ")", nkeys > 1, nkeys, values);
+	termPQExpBuffer(&head);
+	return ok;
 }
 
 /*
@@ -347,6 +654,7 @@ ld_apply_prepared(LdApply *apply, const char *sql, int nparams,
 PGconn *
 ld_apply_conn(LdApply *apply)
 {
+	(void) flush_run(apply);
 	if (apply->in_pipeline)
 		(void) flush_pipeline(apply);
 	return apply->conn;

@@ -636,7 +636,40 @@ ld_replay_event(LdWorker *w, PGconn *local, const PgqEvent *ev)
 	return false;
 }
 
-/* every event of the batch, in order, from the provider's cursor */
+/*
+ * The result of the FETCH sent ahead on src (NULL, logged, on error).  The
+ * connection is free again afterwards.
+ */
+static PGresult *
+fetch_ahead_result(PGconn *src, const char *sql)
+{
+	PGresult   *res = NULL;
+	PGresult   *next;
+
+	while ((next = PQgetResult(src)) != NULL)
+	{
+		if (res == NULL)
+			res = next;
+		else
+			PQclear(next);
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		sky_log(SKY_LOG_ERROR, "query failed: %s",
+				res ? PQresultErrorMessage(res) : PQerrorMessage(src));
+		sky_log(SKY_LOG_DEBUG, "the query was: %s", sql);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/*
+ * Every event of the batch, in order, from the provider's cursor.  The
+ * FETCH of the next page is sent before the current one is applied, so
+ * that the provider reads it while the local node applies this one.
+ * Applying an event never uses the provider connection.
+ */
 static bool
 process_events(LdWorker *w, PGconn *local)
 {
@@ -644,10 +677,12 @@ process_events(LdWorker *w, PGconn *local)
 	int			fetch_size;
 	char	   *batch_id = psprintf("%lld", (long long) w->batch_id);
 	char	   *size_text;
+	char	   *fetch_sql;
 	const char *params[3];
 	PGresult   *res;
 	bool		ok = true;
 	bool		first = true;
+	bool		fetch_sent = false;
 	int64_t		max_id = 0;
 	int64_t		nevents = 0;
 
@@ -655,6 +690,7 @@ process_events(LdWorker *w, PGconn *local)
 	if (fetch_size <= 0)
 		fetch_size = 300;
 	size_text = psprintf("%d", fetch_size);
+	fetch_sql = psprintf("fetch %d from batch_walker", fetch_size);
 	params[0] = batch_id;
 	params[1] = size_text;
 	params[2] = w->event_filter;
@@ -679,17 +715,25 @@ process_events(LdWorker *w, PGconn *local)
 							  "select * from pgq.get_batch_cursor($1, 'batch_walker', $2, $3)",
 							  3, params);
 		else
-		{
-			char	   *sql = psprintf("fetch %d from batch_walker", fetch_size);
-
-			res = sky_db_exec(src, sql, 0, NULL);
-			pg_free(sql);
-		}
+			res = fetch_ahead_result(src, fetch_sql);
 		first = false;
+		fetch_sent = false;
 		if (res == NULL)
 		{
 			ok = false;
 			break;
+		}
+		/* a full page: there may be more */
+		if (PQntuples(res) == fetch_size)
+		{
+			if (PQsendQueryParams(src, fetch_sql, 0, NULL, NULL, NULL, NULL, 0) != 1)
+			{
+				sky_log(SKY_LOG_ERROR, "query failed: %s", PQerrorMessage(src));
+				PQclear(res);
+				ok = false;
+				break;
+			}
+			fetch_sent = true;
 		}
 		c_id = PQfnumber(res, "ev_id");
 		c_time = PQfnumber(res, "ev_time");
@@ -745,9 +789,12 @@ process_events(LdWorker *w, PGconn *local)
 			nevents++;
 		}
 		PQclear(res);
-		if (!ok || n < fetch_size)
+		if (!ok || !fetch_sent)
 			break;
 	}
+	/* a page asked for in vain (the batch failed) must be read off first */
+	if (fetch_sent)
+		PQclear(fetch_ahead_result(src, fetch_sql));
 	if (ok)
 		ok = ld_worker_exec(src, "close batch_walker", 0, NULL);
 	if (max_id > w->cur_max_id)
@@ -756,6 +803,7 @@ process_events(LdWorker *w, PGconn *local)
 			(long long) nevents);
 	pg_free(batch_id);
 	pg_free(size_text);
+	pg_free(fetch_sql);
 	return ok;
 }
 

@@ -163,7 +163,6 @@ extern bool ld_copy_register(LdWorker *w, PGconn *local);
 extern LdApply *ld_apply_new(void);
 extern void ld_apply_free(LdApply *apply);
 extern void ld_apply_begin(LdApply *apply, PGconn *conn);
-extern int64_t ld_apply_count(const LdApply *apply);
 extern void ld_apply_forget_statements(LdApply *apply);
 
 /* replay of events that are not row events, cascade_worker.c */

@@ -93,6 +93,23 @@ ld_apply_prepared(LdApply *apply, const char *sql, int nparams,
 	return ok;
 }
 
+/* rows one by one: what the worker may send several at a time */
+bool
+ld_apply_insert(LdApply *apply, const char *dest_table, int ncolumns,
+				const char *const *columns, const char *const *values,
+				const char *insert_sql)
+{
+	return ld_apply_prepared(apply, insert_sql, ncolumns, values);
+}
+
+bool
+ld_apply_delete(LdApply *apply, const char *dest_table, int nkeys,
+				const char *const *keys, const char *const *values,
+				const char *delete_sql)
+{
+	return ld_apply_prepared(apply, delete_sql, nkeys, values);
+}
+
 bool
 ld_apply_flush(LdApply *apply)
 {
