@@ -41,10 +41,10 @@ ld_close_local(Londiste *ld)
 }
 
 /*
- * Connect to another node.  Locations read from the cascade get
- * remote_extra_connstr appended (add_extra), as python3-londiste does; a
- * connect string given on the command line is used as it is.  NULL (and
- * logged) on failure.
+ * Connect to a node.  The connect string of another node (a location read
+ * from the cascade, a public connect string or --provider) gets
+ * remote_extra_connstr appended (add_extra), as python3-londiste does; the
+ * node's own db is used as it is.  NULL (and logged) on failure.
  */
 PGconn *
 ld_connect(Londiste *ld, const char *connstr, bool add_extra)
