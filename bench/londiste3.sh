@@ -21,7 +21,8 @@
 #            row changes divided by the time from its start to the
 #            arrival of the marker row on its leaf (the marker's "arrived"
 #            column, see below; the time includes the start of the
-#            process: 0.3 s or so for Python's)
+#            process: 0.3 s or so for Python's); the backlog is in a tick
+#            before the first replicator starts
 #   stream   pgbench at STREAM_RATE transactions per second for
 #            STREAM_SECONDS on the root, one replicator running; every
 #            inserted row carries sent = clock_timestamp() from the root,
@@ -213,6 +214,19 @@ write_marker() {
     bench_psql -c "INSERT INTO bench_marker SELECT coalesce(max(id), 0) + 1 FROM bench_marker" >/dev/null
 }
 
+# A tick of the queue after everything written so far: started then, a
+# replicator's backlog rate is that of applying, not of waiting for the
+# queue's next tick (up to pgq.ticker_period while no consumer waits).
+tick_backlog() {
+    local last
+    last=$(bench_psql -c "SELECT coalesce(max(t.tick_id), 0) FROM pgq.tick t
+                            JOIN pgq.queue q ON q.queue_id = t.tick_queue WHERE q.queue_name = '$QUEUE'")
+    bench_psql -c "SELECT pgq.force_tick('$QUEUE')" >/dev/null
+    wait_until "$ROOT_DB" "SELECT EXISTS (SELECT FROM pgq.tick t JOIN pgq.queue q ON q.queue_id = t.tick_queue
+                                          WHERE q.queue_name = '$QUEUE' AND t.tick_id > $last)" 60 ||
+        bench_die "the queue did not tick"
+}
+
 # Wait until replicator $1 has the root's latest marker; prints the time
 # the marker was written on its leaf, in nanoseconds (its commit timestamp
 # would not do: logical replication keeps the root's).
@@ -319,6 +333,7 @@ for load in $LOADS; do
     done
     changes=$(write_backlog "$load")
     write_marker
+    tick_backlog
     for r in $REPLICATORS; do
         RATE[$load,$r]=$(apply_backlog "$r" "$changes")
         stop_replicator "$r"

@@ -28,10 +28,11 @@ typedef struct LdHandler LdHandler;
  * connection itself).  ld_apply_prepared() queues a statement with $n
  * parameters and their values (text, NULL for SQL NULL): prepared once
  * per batch, executed in pipeline mode, in order with the others.
- * ld_apply_insert() and ld_apply_delete() insert or delete a row of
- * dest_table (a fq name) by columns (keys) and values, possibly together
- * with the rows of the next events; insert_sql and delete_sql are the
- * same statement for this row alone, with the values as $1..$n.
+ * ld_apply_insert(), ld_apply_update() and ld_apply_delete() insert,
+ * update or delete a row of dest_table (a fq name) by columns (the set
+ * columns, then the keys) and values in that order, possibly together
+ * with the rows of the next events; insert_sql, update_sql and delete_sql
+ * are the same statement for this row alone, with the values as $1..$n.
  */
 typedef struct LdApply LdApply;
 extern bool ld_apply_sql(LdApply *apply, const char *sql);
@@ -40,6 +41,10 @@ extern bool ld_apply_prepared(LdApply *apply, const char *sql, int nparams,
 extern bool ld_apply_insert(LdApply *apply, const char *dest_table,
 							int ncolumns, const char *const *columns,
 							const char *const *values, const char *insert_sql);
+extern bool ld_apply_update(LdApply *apply, const char *dest_table,
+							int nset, const char *const *set_columns,
+							int nkeys, const char *const *keys,
+							const char *const *values, const char *update_sql);
 extern bool ld_apply_delete(LdApply *apply, const char *dest_table,
 							int nkeys, const char *const *keys,
 							const char *const *values, const char *delete_sql);

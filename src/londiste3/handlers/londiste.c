@@ -42,6 +42,41 @@ fixes_utf8(LdHandler *h, bool *fix)
 	return true;
 }
 
+/*
+ * An update's set columns are the row's columns that are not keys, in the
+ * order ld_row_event_prepared() gives their values (then the keys').
+ */
+static bool
+apply_update(LdHandler *h, LdApply *apply, const LdRowEvent *rev,
+			 int nvalues, const char **values, const char *sql)
+{
+	int			n = pgq_dict_count(rev->row);
+	const char **set_columns = pg_malloc(sizeof(char *) * (n + 1));
+	int			nset = 0;
+	int			i;
+	int			k;
+	bool		ok;
+
+	for (i = 0; i < n; i++)
+	{
+		const char *col = pgq_dict_key(rev->row, i);
+
+		for (k = 0; k < rev->npkeys; k++)
+			if (strcmp(rev->pkeys[k], col) == 0)
+				break;
+		if (k == rev->npkeys)
+			set_columns[nset++] = col;
+	}
+	if (nset + rev->npkeys == nvalues)
+		ok = ld_apply_update(apply, h->dest_table, nset, set_columns,
+							 rev->npkeys, (const char *const *) rev->pkeys,
+							 values, sql);
+	else
+		ok = ld_apply_prepared(apply, sql, nvalues, values);
+	pg_free(set_columns);
+	return ok;
+}
+
 static bool
 londiste_process_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 {
@@ -85,6 +120,8 @@ londiste_process_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 							 sql.data);
 		pg_free(columns);
 	}
+	else if (rev.op == 'U')
+		ok = apply_update(h, apply, &rev, nvalues, values, sql.data);
 	else if (rev.op == 'D')
 		ok = ld_apply_delete(apply, h->dest_table, nvalues,
 							 (const char *const *) rev.pkeys, values, sql.data);

@@ -103,6 +103,15 @@ ld_apply_insert(LdApply *apply, const char *dest_table, int ncolumns,
 }
 
 bool
+ld_apply_update(LdApply *apply, const char *dest_table, int nset,
+				const char *const *set_columns, int nkeys,
+				const char *const *keys, const char *const *values,
+				const char *update_sql)
+{
+	return ld_apply_prepared(apply, update_sql, nset + nkeys, values);
+}
+
+bool
 ld_apply_delete(LdApply *apply, const char *dest_table, int nkeys,
 				const char *const *keys, const char *const *values,
 				const char *delete_sql)
