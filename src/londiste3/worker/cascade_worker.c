@@ -29,6 +29,7 @@
 #include "framework/log.h"
 #include "framework/pqutil.h"
 #include "framework/signals.h"
+#include "londiste3/handlers/rowsql.h"
 #include "londiste3/worker/replay.h"
 #include "londiste3/worker/worker.h"
 
@@ -281,39 +282,6 @@ root_work(LdWorker *w, PGconn *local)
 					   1, params, NULL);
 }
 
-/* COPY text of one field: \N for NULL, backslash escapes */
-static void
-append_copy_field(PQExpBuffer buf, const char *value)
-{
-	const char *p;
-
-	if (value == NULL)
-	{
-		appendPQExpBufferStr(buf, "\\N");
-		return;
-	}
-	for (p = value; *p; p++)
-	{
-		switch (*p)
-		{
-			case '\\':
-				appendPQExpBufferStr(buf, "\\\\");
-				break;
-			case '\t':
-				appendPQExpBufferStr(buf, "\\t");
-				break;
-			case '\n':
-				appendPQExpBufferStr(buf, "\\n");
-				break;
-			case '\r':
-				appendPQExpBufferStr(buf, "\\r");
-				break;
-			default:
-				appendPQExpBufferChar(buf, *p);
-		}
-	}
-}
-
 /* write the buffered events into the target queue's current event table */
 static bool
 flush_copied_events(LdWorker *w, PGconn *local)
@@ -420,19 +388,19 @@ copy_event(LdWorker *w, PGconn *local, const PgqEvent *ev)
 	}
 	if (w->ncopy >= COPY_GROUP_SIZE && !flush_copied_events(w, local))
 		return false;
-	append_copy_field(&w->copy_buf, ev->time);
+	ld_append_copy_value(&w->copy_buf, ev->time);
 	appendPQExpBufferChar(&w->copy_buf, '\t');
-	append_copy_field(&w->copy_buf, ev->type);
+	ld_append_copy_value(&w->copy_buf, ev->type);
 	appendPQExpBufferChar(&w->copy_buf, '\t');
-	append_copy_field(&w->copy_buf, ev->data);
+	ld_append_copy_value(&w->copy_buf, ev->data);
 	appendPQExpBufferChar(&w->copy_buf, '\t');
-	append_copy_field(&w->copy_buf, ev->extra1);
+	ld_append_copy_value(&w->copy_buf, ev->extra1);
 	appendPQExpBufferChar(&w->copy_buf, '\t');
-	append_copy_field(&w->copy_buf, ev->extra2);
+	ld_append_copy_value(&w->copy_buf, ev->extra2);
 	appendPQExpBufferChar(&w->copy_buf, '\t');
-	append_copy_field(&w->copy_buf, ev->extra3);
+	ld_append_copy_value(&w->copy_buf, ev->extra3);
 	appendPQExpBufferChar(&w->copy_buf, '\t');
-	append_copy_field(&w->copy_buf, ev->extra4);
+	ld_append_copy_value(&w->copy_buf, ev->extra4);
 	if (w->role.keep_event_ids)
 		appendPQExpBuffer(&w->copy_buf, "\t%lld", (long long) ev->id);
 	appendPQExpBufferChar(&w->copy_buf, '\n');
