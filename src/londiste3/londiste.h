@@ -44,7 +44,6 @@ typedef struct LdOptions
 {
 	/* cascading */
 	char	   *provider;
-	char	   *target;
 	char	   *merge;
 	LdStringList dead;
 	bool		dead_root;

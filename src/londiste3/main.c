@@ -236,7 +236,7 @@ parse_options(Londiste *ld, int argc, char **argv)
 				o->provider = optarg;
 				break;
 			case OPT_TARGET:
-				o->target = optarg;
+				/* accepted and ignored, as python3-londiste does */
 				break;
 			case OPT_MERGE:
 				o->merge = optarg;
