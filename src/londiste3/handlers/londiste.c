@@ -54,17 +54,13 @@ apply_update(LdHandler *h, LdApply *apply, const LdRowEvent *rev,
 	const char **set_columns = pg_malloc(sizeof(char *) * (n + 1));
 	int			nset = 0;
 	int			i;
-	int			k;
 	bool		ok;
 
 	for (i = 0; i < n; i++)
 	{
 		const char *col = pgq_dict_key(rev->row, i);
 
-		for (k = 0; k < rev->npkeys; k++)
-			if (strcmp(rev->pkeys[k], col) == 0)
-				break;
-		if (k == rev->npkeys)
+		if (!ld_row_event_is_key(rev, col))
 			set_columns[nset++] = col;
 	}
 	if (nset + rev->npkeys == nvalues)
@@ -98,17 +94,17 @@ londiste_process_event(LdHandler *h, LdApply *apply, const PgqEvent *ev)
 	}
 	initPQExpBuffer(&sql);
 	if (rev.sql_fragment != NULL)
-		ok = ld_row_event_sql(&rev, h->dest_table, &sql, &errmsg);
-	else
-		ok = ld_row_event_prepared(&rev, h->dest_table, &sql, &values,
-								   &nvalues, &errmsg);
-	if (!ok)
+	{
+		ld_row_event_fragment_sql(&rev, h->dest_table, &sql);
+		ok = ld_apply_sql(apply, sql.data);
+	}
+	else if (!ld_row_event_prepared(&rev, h->dest_table, &sql, &values,
+									&nvalues, &errmsg))
 	{
 		sky_log(SKY_LOG_ERROR, "%s: %s", h->table_name, errmsg);
 		pg_free(errmsg);
+		ok = false;
 	}
-	else if (rev.sql_fragment != NULL)
-		ok = ld_apply_sql(apply, sql.data);
 	else if (rev.op == 'I')
 	{
 		const char **columns = pg_malloc(sizeof(char *) * (nvalues + 1));

@@ -326,8 +326,8 @@ ld_append_literal(PQExpBuffer buf, const char *value)
 	appendPQExpBufferChar(buf, '\'');
 }
 
-static bool
-is_key(const LdRowEvent *rev, const char *col)
+bool
+ld_row_event_is_key(const LdRowEvent *rev, const char *col)
 {
 	int			i;
 
@@ -337,128 +337,26 @@ is_key(const LdRowEvent *rev, const char *col)
 	return false;
 }
 
-/* "k1 = v1 and k2 = v2"; false if a key column is not in the row */
-static bool
-append_key_condition(PQExpBuffer sql, const LdRowEvent *rev, char **errmsg)
+void
+ld_row_event_fragment_sql(const LdRowEvent *rev, const char *dest_table,
+						  PQExpBuffer sql)
 {
-	int			i;
-
-	for (i = 0; i < rev->npkeys; i++)
+	switch (rev->op)
 	{
-		const char *value;
-
-		if (!pgq_dict_get(rev->row, rev->pkeys[i], &value))
-		{
-			*errmsg = psprintf("key column %s missing from the event's row",
-							   rev->pkeys[i]);
-			return false;
-		}
-		if (i > 0)
-			appendPQExpBufferStr(sql, " and ");
-		ld_append_quoted_ident(sql, rev->pkeys[i]);
-		appendPQExpBufferStr(sql, " = ");
-		ld_append_literal(sql, value);
+		case 'I':
+			appendPQExpBufferStr(sql, "insert into ");
+			break;
+		case 'U':
+			appendPQExpBufferStr(sql, "update only ");
+			break;
+		default:
+			appendPQExpBufferStr(sql, "delete from only ");
+			break;
 	}
-	return true;
-}
-
-bool
-ld_row_event_sql(const LdRowEvent *rev, const char *dest_table,
-				 PQExpBuffer sql, char **errmsg)
-{
-	int			n;
-	int			i;
-	bool		first;
-
-	*errmsg = NULL;
-	if (rev->sql_fragment != NULL)
-	{
-		switch (rev->op)
-		{
-			case 'I':
-				appendPQExpBufferStr(sql, "insert into ");
-				break;
-			case 'U':
-				appendPQExpBufferStr(sql, "update only ");
-				break;
-			default:
-				appendPQExpBufferStr(sql, "delete from only ");
-				break;
-		}
-		ld_append_quoted_fqname(sql, dest_table);
-		appendPQExpBufferStr(sql, rev->op == 'U' ? " set " :
-							 rev->op == 'D' ? " where " : " ");
-		appendPQExpBuffer(sql, "%s;", rev->sql_fragment);
-		return true;
-	}
-
-	n = pgq_dict_count(rev->row);
-	if (rev->op != 'I' && rev->npkeys == 0)
-	{
-		*errmsg = psprintf("%s needs pkeys: table %s has no key columns in its events",
-						   rev->op == 'U' ? "update" : "delete", dest_table);
-		return false;
-	}
-	if (rev->op == 'I')
-	{
-		appendPQExpBufferStr(sql, "insert into ");
-		ld_append_quoted_fqname(sql, dest_table);
-		appendPQExpBufferStr(sql, " (");
-		for (i = 0; i < n; i++)
-		{
-			if (i > 0)
-				appendPQExpBufferStr(sql, ", ");
-			ld_append_quoted_ident(sql, pgq_dict_key(rev->row, i));
-		}
-		appendPQExpBufferStr(sql, ") values (");
-		for (i = 0; i < n; i++)
-		{
-			if (i > 0)
-				appendPQExpBufferStr(sql, ", ");
-			ld_append_literal(sql, pgq_dict_value(rev->row, i));
-		}
-		appendPQExpBufferStr(sql, ");");
-		return true;
-	}
-	if (rev->op == 'U')
-	{
-		appendPQExpBufferStr(sql, "update only ");
-		ld_append_quoted_fqname(sql, dest_table);
-		appendPQExpBufferStr(sql, " set ");
-		first = true;
-		for (i = 0; i < n; i++)
-		{
-			const char *col = pgq_dict_key(rev->row, i);
-
-			if (is_key(rev, col))
-				continue;
-			if (!first)
-				appendPQExpBufferStr(sql, ", ");
-			first = false;
-			ld_append_quoted_ident(sql, col);
-			appendPQExpBufferStr(sql, " = ");
-			ld_append_literal(sql, pgq_dict_value(rev->row, i));
-		}
-		if (first)
-		{
-			/* only key columns: the row stays as it is, still checked */
-			ld_append_quoted_ident(sql, rev->pkeys[0]);
-			appendPQExpBufferStr(sql, " = ");
-			ld_append_quoted_ident(sql, rev->pkeys[0]);
-		}
-		appendPQExpBufferStr(sql, " where ");
-		if (!append_key_condition(sql, rev, errmsg))
-			return false;
-		appendPQExpBufferChar(sql, ';');
-		return true;
-	}
-	appendPQExpBufferStr(sql, "delete from only ");
 	ld_append_quoted_fqname(sql, dest_table);
-	appendPQExpBufferStr(sql, " where ");
-	if (!append_key_condition(sql, rev, errmsg))
-		return false;
-	appendPQExpBufferChar(sql, ';');
-	return true;
+	appendPQExpBufferStr(sql, rev->op == 'U' ? " set " :
+						 rev->op == 'D' ? " where " : " ");
+	appendPQExpBuffer(sql, "%s;", rev->sql_fragment);
 }
 
 /* "k1 = $n and k2 = $n+1", their values appended; false if a key is missing */
@@ -538,7 +436,7 @@ ld_row_event_prepared(const LdRowEvent *rev, const char *dest_table,
 		{
 			const char *col = pgq_dict_key(rev->row, i);
 
-			if (is_key(rev, col))
+			if (ld_row_event_is_key(rev, col))
 				continue;
 			if (!first)
 				appendPQExpBufferStr(sql, ", ");

@@ -43,16 +43,18 @@ extern bool ld_row_event_parse(const PgqEvent *ev, bool fix_utf8,
 extern void ld_row_event_free(LdRowEvent *rev);
 
 /*
- * The statement that applies a parsed row event to dest_table (a fq
- * name), ended with ';'.  False with *errmsg for an update or delete
- * without key columns.
+ * The statement that applies a sqltriga event (one with sql_fragment) to
+ * dest_table (a fq name), ended with ';'.
  */
-extern bool ld_row_event_sql(const LdRowEvent *rev, const char *dest_table,
-							 PQExpBuffer sql, char **errmsg);
+extern void ld_row_event_fragment_sql(const LdRowEvent *rev,
+									  const char *dest_table, PQExpBuffer sql);
+
+/* is col one of the event's key columns? */
+extern bool ld_row_event_is_key(const LdRowEvent *rev, const char *col);
 
 /*
- * The same statement with $n parameters (no ';'), for a row event without
- * sql_fragment; *values (pg_malloc'd, free it also on failure) gets the
+ * The statement that applies any other row event, with $n parameters (no
+ * ';'): an update sets the columns that are not keys; *values (pg_malloc'd, free it also on failure) gets the
  * *nvalues parameter values, pointing into rev.  Statements of events of
  * one table, operation and column set are the same text.
  */
