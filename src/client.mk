@@ -63,3 +63,13 @@ endif
 
 # PGXS tracks no header dependencies; every object depends on all headers.
 $(OBJS): $(wildcard *.h) $(wildcard ../framework/*.h)
+
+# nor the libraries a program links: relink after the library changed
+ifdef USE_LIBPGQ
+$(PROGRAM): ../libpgq/libpgq.a
+$(OBJS): ../libpgq/libpgq.h
+endif
+ifdef USE_LIBPGQ_INTERNAL
+$(PROGRAM): ../libpgq/libpgq_internal.a
+$(OBJS): $(wildcard ../libpgq/*.h)
+endif
