@@ -313,7 +313,10 @@ extern bool pgq_exec_cmd(PGconn *conn, const char *sql, int nparams,
  * queue_per_tx_limit.
  *
  * The events' text is sent in the client encoding of the connection the
- * batch was read from, so that the target converts it to its own.
+ * batch was read from, so that the target converts it to its own.  The
+ * COPY is binary while that connection prints timestamps in ISO style (the
+ * library's connections do): ev_time's text carries its UTC offset and
+ * converts exactly.  An ev_time that is not such text fails the batch.
  */
 typedef struct PgqEventWriter PgqEventWriter;
 

@@ -326,4 +326,60 @@ is(stop_job($latin), 0, 'latin_mover stopped');
 		5, 'converted, not stored as UTF-8 bytes');
 }
 
+# ev_time goes to the target as binary COPY, read from the ISO text the
+# source prints in the mover's session time zone: every offset form (whole
+# hours, minutes, the seconds of local mean time), BC years, years past
+# 9999, fractions and both infinities must arrive as the same instant,
+# whatever that zone is.
+create_queue($node, 'postgres', 'timeq');
+create_queue($node, 'target',   'timeq');
+my @times = (
+	'infinity', '-infinity', '4714-11-24 00:00:00+00 BC',
+	'0044-03-15 12:00:00.5+00 BC', '0001-01-01 00:00:00+00',
+	'1850-06-01 12:00:00+00', '1900-01-01 00:00:00.000001+00',
+	'1999-12-31 23:59:59.999999+00', '2000-01-01 00:00:00+00',
+	'2000-02-29 12:34:56.12+00', '2026-03-29 01:30:00+00',
+	'2026-10-25 03:30:00.1+00', '10000-01-01 00:00:00+00',
+	'200000-06-01 00:00:00+00');
+$node->safe_psql('postgres',
+	join(";\n",
+		(map { "select pgq.insert_event_raw('timeq', null, '$times[$_]', null, null, 't', '$_', null, null, null, null)" } 0 .. $#times),
+		"select pgq.ticker('timeq')"));
+$node->append_conf('postgresql.conf', "log_statement = 'all'");
+$node->reload;
+foreach my $zone ('Asia/Kathmandu', 'America/St_Johns')
+{
+	(my $name = lc "time_$zone") =~ s/\W/_/g;
+	my $tz_job = new_job(
+		program   => 'queue_mover',
+		dir       => $dir,
+		name      => $name,
+		src       => [ $node, 'postgres' ],
+		dst       => [ $node, 'target' ],
+		queue     => 'timeq',
+		ini_extra => "dst_queue_name = timeq\n");
+	local $ENV{PGTZ} = $zone;
+	($rc, $out, $err) = run_job($tz_job, $tz_job->{ini}, '--register');
+	is($rc, 0, "$name: --register") or diag $err;
+	$node->safe_psql('postgres',
+		"select pgq.register_consumer_at('timeq', '$name', 1)");
+	# the first zone's events go, so that both runs compare all of them
+	$node->safe_psql('target',
+		"select pgq.ticker('timeq'); truncate "
+		  . $node->safe_psql('target',
+			"select queue_data_pfx from pgq.queue where queue_name = 'timeq'"));
+	my $log_offset = -s $node->logfile;
+	start_job($tz_job);
+	ok(wait_caught_up($tz_job), "$name: caught up");
+	is(stop_job($tz_job), 0, "$name: stopped");
+	is(queue_rows($node, 'target', 'timeq'),
+		queue_rows($node, 'postgres', 'timeq'),
+		"$name: every ev_time arrived as the same instant");
+	like(slurp_file($node->logfile, $log_offset),
+		qr/copy "pgq"\."event_\d+_\d+" \(ev_time, .*\) from stdin \(format binary\)/,
+		"$name: written with a binary COPY");
+}
+$node->append_conf('postgresql.conf', "log_statement = 'none'");
+$node->reload;
+
 done_testing();
