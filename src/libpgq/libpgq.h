@@ -314,9 +314,9 @@ extern bool pgq_exec_cmd(PGconn *conn, const char *sql, int nparams,
  *
  * The events' text is sent in the client encoding of the connection the
  * batch was read from, so that the target converts it to its own.  The
- * COPY is binary while that connection prints timestamps in ISO style (the
- * library's connections do): ev_time's text carries its UTC offset and
- * converts exactly.  An ev_time that is not such text fails the batch.
+ * COPY is binary: ev_time is read from the ISO text the library's source
+ * connection prints (DateStyle ISO, with the UTC offset), exactly.  A
+ * program that changes that connection's DateStyle fails its batches.
  */
 typedef struct PgqEventWriter PgqEventWriter;
 

@@ -9,15 +9,14 @@
  * ev_data, ev_extra1..4); ev_id and ev_txid come from the target table's
  * defaults, so the target queue numbers the events itself.
  *
- * The rows are in COPY's binary format when the source prints timestamps
- * in ISO style (DateStyle ISO, the default): that text always carries its
- * UTC offset, so ev_time converts exactly to the binary timestamptz
- * without any time zone data, and the target is spared parsing the text of
- * every row (about a fifth of its COPY time).  Under another DateStyle the
- * rows are COPY text, as the source printed them.
+ * The rows are in COPY's binary format, which spares the target parsing
+ * the text of every row (about a fifth of its COPY time).  ev_time comes
+ * as the text the source printed with DateStyle ISO, which the library
+ * sets on its connections: that text always carries its UTC offset, so it
+ * converts exactly to the binary timestamptz without any time zone data.
  *
- * When streaming, a queue's text is sent as soon as STREAM_CHUNK_BYTES of
- * it are pending, into a COPY left open until the flush, or until another
+ * When streaming, a queue's rows are sent as soon as STREAM_CHUNK_BYTES of
+ * them are pending, into a COPY left open until the flush, or until another
  * queue needs the connection for its own COPY.
  *
  * src/libpgq/produce.c
@@ -29,13 +28,13 @@
 #include "libpgq_int.h"
 #include "port/pg_bswap.h"
 
-/* Pending COPY text beyond this many bytes is written before more is added */
+/* Pending COPY data beyond this many bytes is written before more is added */
 #define WRITER_FLUSH_BYTES (8 * 1024 * 1024)
 
 /* PQputCopyData takes an int length; send in pieces of this size */
 #define COPY_CHUNK_BYTES (1024 * 1024)
 
-/* Streaming: a queue's pending text is sent once it is this long */
+/* Streaming: a queue's pending rows are sent once they are this long */
 #define STREAM_CHUNK_BYTES (64 * 1024)
 
 #define COPY_COLUMNS \
@@ -53,7 +52,7 @@ static const char binary_header[19] = "PGCOPY\n\377\r\n";
 typedef struct QueueBuffer
 {
 	char	   *queue;
-	char	   *data;			/* COPY text of the pending events */
+	char	   *data;			/* binary COPY rows of the pending events */
 	size_t		len;
 	size_t		size;
 } QueueBuffer;
@@ -68,7 +67,6 @@ struct PgqEventWriter
 	PgqConsumer *consumer;		/* of the current batch, or NULL */
 	char		error[1024];	/* the last error, for the consumer's */
 	bool		streaming;
-	bool		binary;			/* this batch's rows are binary COPY rows */
 	PGconn	   *copy_conn;		/* where a COPY is open, or NULL */
 	QueueBuffer *copy_queue;	/* the queue that COPY writes */
 };
@@ -105,7 +103,6 @@ void
 pgq_event_writer_begin(PgqEventWriter *writer, PgqBatch *batch)
 {
 	const char *encoding = PQparameterStatus(batch->src, "client_encoding");
-	const char *datestyle = PQparameterStatus(batch->src, "DateStyle");
 
 	for (int i = 0; i < writer->nqueues; i++)
 	{
@@ -117,7 +114,6 @@ pgq_event_writer_begin(PgqEventWriter *writer, PgqBatch *batch)
 	/* a COPY left open by a failed batch went with its connection */
 	writer->copy_conn = NULL;
 	writer->copy_queue = NULL;
-	writer->binary = datestyle != NULL && strncmp(datestyle, "ISO", 3) == 0;
 	if (encoding == NULL ? writer->client_encoding != NULL :
 		writer->client_encoding == NULL ||
 		strcmp(encoding, writer->client_encoding) != 0)
@@ -184,52 +180,6 @@ buffer_reserve(QueueBuffer *qb, size_t more)
 	while (qb->len + more > qb->size)
 		qb->size = qb->size ? qb->size * 2 : 8192;
 	qb->data = pg_realloc(qb->data, qb->size);
-}
-
-/* One COPY text field: \N for NULL, the four special bytes escaped */
-static void
-append_field(QueueBuffer *qb, const char *value, char terminator)
-{
-	const char *p;
-
-	if (value == NULL)
-	{
-		buffer_reserve(qb, 3);
-		memcpy(qb->data + qb->len, "\\N", 2);
-		qb->len += 2;
-		qb->data[qb->len++] = terminator;
-		return;
-	}
-
-	/* every byte may double, plus the terminator */
-	buffer_reserve(qb, strlen(value) * 2 + 1);
-	for (p = value; *p; p++)
-	{
-		char		c = *p;
-
-		switch (c)
-		{
-			case '\\':
-				qb->data[qb->len++] = '\\';
-				qb->data[qb->len++] = '\\';
-				break;
-			case '\n':
-				qb->data[qb->len++] = '\\';
-				qb->data[qb->len++] = 'n';
-				break;
-			case '\r':
-				qb->data[qb->len++] = '\\';
-				qb->data[qb->len++] = 'r';
-				break;
-			case '\t':
-				qb->data[qb->len++] = '\\';
-				qb->data[qb->len++] = 't';
-				break;
-			default:
-				qb->data[qb->len++] = c;
-		}
-	}
-	qb->data[qb->len++] = terminator;
 }
 
 /* Big-endian integers of the binary COPY format */
@@ -440,24 +390,11 @@ pgq_event_writer_add(PgqEventWriter *writer, PGconn *target,
 
 	qb = queue_buffer(writer, queue);
 	before = qb->len;
-	if (writer->binary)
+	if (!append_binary_event(qb, event))
 	{
-		if (!append_binary_event(qb, event))
-		{
-			set_error(writer, "event %lld: ev_time \"%s\" is not a timestamp in ISO form",
-					  (long long) event->id, event->time);
-			return false;
-		}
-	}
-	else
-	{
-		append_field(qb, event->time, '\t');
-		append_field(qb, event->type, '\t');
-		append_field(qb, event->data, '\t');
-		append_field(qb, event->extra1, '\t');
-		append_field(qb, event->extra2, '\t');
-		append_field(qb, event->extra3, '\t');
-		append_field(qb, event->extra4, '\n');
+		set_error(writer, "event %lld: ev_time \"%s\" is not a timestamp in ISO form (the source connection's DateStyle must stay ISO)",
+				  (long long) event->id, event->time);
+		return false;
 	}
 	writer->pending_bytes += qb->len - before;
 	if (writer->streaming && qb->len >= STREAM_CHUNK_BYTES)
@@ -560,7 +497,8 @@ end_copy(PgqEventWriter *writer)
 		return true;
 	writer->copy_conn = NULL;
 	writer->copy_queue = NULL;
-	ok = (!writer->binary || PQputCopyData(conn, "\377\377", 2) == 1) &&
+	/* the binary format's trailer: a row of -1 columns */
+	ok = PQputCopyData(conn, "\377\377", 2) == 1 &&
 		PQputCopyEnd(conn, NULL) == 1;
 	if (!ok)
 		set_error(writer, "target queue \"%s\": %s", qb->queue,
@@ -593,8 +531,7 @@ start_copy(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb)
 	if (table == NULL)
 		return false;
 	sql = pg_malloc(strlen(table) + sizeof(COPY_COLUMNS) + 64);
-	sprintf(sql, "copy %s " COPY_COLUMNS " from stdin%s", table,
-			writer->binary ? " (format binary)" : "");
+	sprintf(sql, "copy %s " COPY_COLUMNS " from stdin (format binary)", table);
 	res = PQexec(target, sql);
 	pg_free(sql);
 	pg_free(table);
@@ -606,8 +543,7 @@ start_copy(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb)
 		return false;
 	}
 	PQclear(res);
-	if (writer->binary &&
-		PQputCopyData(target, binary_header, sizeof(binary_header)) != 1)
+	if (PQputCopyData(target, binary_header, sizeof(binary_header)) != 1)
 	{
 		set_error(writer, "target queue \"%s\": %s", qb->queue,
 				  PQerrorMessage(target));
@@ -619,7 +555,7 @@ start_copy(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb)
 }
 
 /*
- * Send a queue's pending text into its COPY, opening that first (and
+ * Send a queue's pending rows into its COPY, opening that first (and
  * ending another queue's).  The COPY stays open.
  */
 static bool
