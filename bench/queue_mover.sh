@@ -16,7 +16,8 @@
 # Each mover runs in the foreground until its consumer has finished the
 # last batch; two figures per run, the best of PGQ_BENCH_RUNS runs:
 #   wall      from the start of the process until the queue position shows
-#             the last batch finished (polled every 50 ms; includes startup)
+#             the last batch finished (polled every 10 ms over one open
+#             connection; includes startup)
 #   batches   the sum of the per-batch "duration" of the program's own
 #             stats lines (fetch, copy, pgq_ext, finish), without startup
 #
@@ -112,6 +113,20 @@ last_tick=$(bench_psql -c "SELECT max(tick_id) FROM pgq.tick t JOIN pgq.queue q 
 SRC_CONN="host=127.0.0.1 port=$BENCH_PORT user=postgres dbname=$BENCH_DB"
 declare -A wall batch_sum
 
+# The position is polled over one connection kept open: a psql started for
+# every poll (a new backend each time) would take the CPU of the movers it
+# times.  A failed query ends the psql, and the poll with it.
+coproc POLLER {
+    "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$BENCH_PORT" \
+        -U postgres -d "$BENCH_DB" 2>&1
+}
+poll_position() {
+    local answer
+    echo "$1;" >&"${POLLER[1]}"
+    read -t 10 -r answer <&"${POLLER[0]}" || bench_die "the polling connection did not answer"
+    echo "$answer"
+}
+
 # One measured run: $1 = consumer (and target queue suffix), $2 = target
 # connect string, $3... = the command
 move() {
@@ -131,11 +146,11 @@ EOF
     "$@" "$ini" >"$BENCH_DIR/$run.stderr" 2>&1 &
     pid=$!
     while :; do
-        caught=$(bench_psql -c "SELECT last_tick = $last_tick AND current_batch IS NULL
+        caught=$(poll_position "SELECT last_tick = $last_tick AND current_batch IS NULL
                                   FROM pgq.get_consumer_info('$QUEUE', '$run')")
         [ "$caught" = t ] && break
         kill -0 "$pid" 2>/dev/null || bench_die "$run exited early, see $BENCH_DIR/$run.stderr and $log"
-        sleep 0.05
+        sleep 0.01
     done
     wall[$run]=$(awk -v ns="$(($(bench_now_ns) - started))" 'BEGIN { printf "%.3f", ns / 1e9 }')
     kill -INT "$pid"
