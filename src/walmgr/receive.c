@@ -4,8 +4,8 @@
  *	  receive: WAL streamed by a supervised pg_receivewal.
  *
  * The daemon of the archive host.  It keeps pg_receivewal running against
- * primary_conninfo with a replication slot (receive_slot, created if
- * missing), writing into logs.partial, and restarts it when it exits.  The
+ * primary_conninfo with a replication slot (receive_slot, created with its
+ * WAL reserved if missing), writing into logs.partial, and restarts it when it exits.  The
  * slot keeps the primary's WAL while nothing receives it, so neither a dead
  * pg_receivewal nor a dead "walmgr receive" loses WAL (the primary should
  * cap that with max_slot_wal_keep_size).
@@ -30,6 +30,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "libpq-fe.h"
 
 #include "archive.h"
 #include "framework/log.h"
@@ -193,13 +195,59 @@ receive_work(SkyScript *script, void *arg)
 }
 
 /*
+ * Create the replication slot with its WAL reserved at once, unless it
+ * exists.  pg_receivewal --create-slot reserves nothing until its first
+ * stream, and then starts at the primary's current position: WAL written
+ * in between (a segment switched just after "walmgr receive" started) was
+ * neither kept nor received.
+ */
+static bool
+create_slot(const char *conninfo, const char *slot)
+{
+	const char *keywords[] = {"dbname", "replication", NULL};
+	const char *values[] = {conninfo, "true", NULL};
+	PGconn	   *conn = PQconnectdbParams(keywords, values, 1);
+	PGresult   *res = NULL;
+	char	   *quoted = NULL;
+	bool		ok = false;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		log_error("could not connect to the primary for replication: %s",
+				  PQerrorMessage(conn));
+	else if ((quoted = PQescapeIdentifier(conn, slot, strlen(slot))) == NULL)
+		log_error("bad replication slot name \"%s\": %s", slot, PQerrorMessage(conn));
+	else
+	{
+		char	   *sql = psprintf("CREATE_REPLICATION_SLOT %s PHYSICAL RESERVE_WAL", quoted);
+		const char *state;
+
+		res = PQexec(conn, sql);
+		pg_free(sql);
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		{
+			log_info("created the replication slot \"%s\"", slot);
+			ok = true;
+		}
+		else if (state != NULL && strcmp(state, "42710") == 0)
+			ok = true;			/* duplicate_object: it exists */
+		else
+			log_error("could not create the replication slot \"%s\": %s", slot,
+					  PQresultErrorMessage(res));
+	}
+	PQclear(res);
+	PQfreemem(quoted);
+	PQfinish(conn);
+	return ok;
+}
+
+/*
  * walmgr SLAVE_INI [-d] receive
  */
 int
 cmd_receive(Walmgr *wm)
 {
 	Receiver	r = {wm, 0, -1e9};
-	char	   *bin;
 	char	   *conninfo;
 	char	   *slot;
 	int			rc;
@@ -215,17 +263,10 @@ cmd_receive(Walmgr *wm)
 		return WALMGR_EXIT_FAIL;
 
 	/* before readiness is reported: a daemon that cannot start says so */
-	bin = receivewal_path(wm);
 	conninfo = wm_get(wm, "primary_conninfo", NULL);
 	slot = wm_get(wm, "receive_slot", "walmgr");
-	{
-		char	   *argv[] = {bin, "--create-slot", "--if-not-exists", "-S", slot,
-		"-w", "-d", conninfo, NULL};
-
-		if (wm_run_argv(wm, "pg_receivewal --create-slot", argv, 60) != 0)
-			sky_fatal("could not create or find the replication slot \"%s\"", slot);
-	}
-	pg_free(bin);
+	if (!create_slot(conninfo, slot))
+		sky_fatal("could not create or find the replication slot \"%s\"", slot);
 	pg_free(conninfo);
 	pg_free(slot);
 
