@@ -5,10 +5,10 @@
  *
  * The daemon of the archive host.  It keeps pg_receivewal running against
  * primary_conninfo with a replication slot (receive_slot, created with its
- * WAL reserved if missing), writing into logs.partial, and restarts it when it exits.  The
- * slot keeps the primary's WAL while nothing receives it, so neither a dead
- * pg_receivewal nor a dead "walmgr receive" loses WAL (the primary should
- * cap that with max_slot_wal_keep_size).
+ * WAL reserved if missing), writing into logs.partial, and restarts it
+ * when it exits.  The slot keeps the primary's WAL while nothing receives
+ * it, so neither a dead pg_receivewal nor a dead "walmgr receive" loses WAL
+ * (the primary should cap that with max_slot_wal_keep_size).
  *
  * Every completed segment (and history file) pg_receivewal leaves in
  * logs.partial is moved into logs.complete through the same durable,
