@@ -53,13 +53,15 @@ sky_connstr_for_log(const char *connstr)
 
 /*
  * Connect with application_name set to appname unless the connection
- * string names one.  Returns NULL after logging the reason.
+ * string names one; replication is libpq's keyword of that name, NULL for
+ * an ordinary connection.  Returns NULL after logging the reason.
  */
-PGconn *
-sky_db_connect(const char *connstr, const char *appname)
+static PGconn *
+connect_as(const char *connstr, const char *appname, const char *replication)
 {
-	const char *keywords[] = {"dbname", "fallback_application_name", NULL};
-	const char *values[] = {connstr, appname, NULL};
+	const char *keywords[] = {"dbname", "fallback_application_name",
+	"replication", NULL};
+	const char *values[] = {connstr, appname, replication, NULL};
 	PGconn	   *conn;
 
 	conn = PQconnectdbParams(keywords, values, true);
@@ -74,6 +76,19 @@ sky_db_connect(const char *connstr, const char *appname)
 		return NULL;
 	}
 	return conn;
+}
+
+PGconn *
+sky_db_connect(const char *connstr, const char *appname)
+{
+	return connect_as(connstr, appname, NULL);
+}
+
+/* A physical replication connection, for replication commands */
+PGconn *
+sky_db_connect_replication(const char *connstr, const char *appname)
+{
+	return connect_as(connstr, appname, "true");
 }
 
 /*

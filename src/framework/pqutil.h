@@ -13,6 +13,8 @@
 #include "libpq-fe.h"
 
 extern PGconn *sky_db_connect(const char *connstr, const char *appname);
+extern PGconn *sky_db_connect_replication(const char *connstr,
+										  const char *appname);
 extern PGresult *sky_db_exec(PGconn *conn, const char *sql,
 							 int nparams, const char *const *params);
 extern char *sky_db_value(PGconn *conn, const char *sql,

@@ -32,8 +32,16 @@
 #include "framework/log.h"
 #include "libpgq_int.h"
 
-/* in a query's FROM list: this transaction commits without waiting */
+/*
+ * Added to a query's select or FROM list: its transaction commits without
+ * waiting for the WAL flush.
+ */
 #define NO_FLUSH_WAIT "pg_catalog.set_config('synchronous_commit', 'off', true)"
+
+/* the batch of a queue's own consumer; NO_FLUSH_WAIT may follow */
+#define NEXT_BATCH_SQL \
+	"select cur_tick_id, prev_tick_id, cur_tick_event_seq, prev_tick_event_seq, cur_tick_time, prev_tick_time, batch_id" \
+	" from pgq.next_batch_custom($1, $2, $3::interval, $4::int4, $5::interval)"
 
 static bool take_batch(PgqConsumer *consumer, PgqBatch *batch, bool *found);
 static bool finish_batch(PgqBatch *batch);
@@ -86,11 +94,7 @@ take_batch(PgqConsumer *consumer, PgqBatch *batch, bool *found)
 		bool		tracked = consumer->program->flavour != PGQ_CONSUMER_PLAIN;
 
 		res = pgq_query(consumer, batch->src,
-						tracked ?
-						"select cur_tick_id, prev_tick_id, cur_tick_event_seq, prev_tick_event_seq, cur_tick_time, prev_tick_time, batch_id"
-						" from pgq.next_batch_custom($1, $2, $3::interval, $4::int4, $5::interval)" :
-						"select cur_tick_id, prev_tick_id, cur_tick_event_seq, prev_tick_event_seq, cur_tick_time, prev_tick_time, batch_id"
-						" from pgq.next_batch_custom($1, $2, $3::interval, $4::int4, $5::interval), " NO_FLUSH_WAIT,
+						tracked ? NEXT_BATCH_SQL : NEXT_BATCH_SQL ", " NO_FLUSH_WAIT,
 						5, params);
 		if (res == NULL)
 			return false;

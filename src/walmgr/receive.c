@@ -31,10 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "libpq-fe.h"
-
 #include "archive.h"
 #include "framework/log.h"
+#include "framework/pqutil.h"
 #include "walmgr.h"
 
 typedef struct Receiver
@@ -202,19 +201,16 @@ receive_work(SkyScript *script, void *arg)
  * neither kept nor received.
  */
 static bool
-create_slot(const char *conninfo, const char *slot)
+create_slot(Walmgr *wm, const char *conninfo, const char *slot)
 {
-	const char *keywords[] = {"dbname", "replication", NULL};
-	const char *values[] = {conninfo, "true", NULL};
-	PGconn	   *conn = PQconnectdbParams(keywords, values, 1);
+	PGconn	   *conn = sky_db_connect_replication(conninfo, wm->script.job_name);
 	PGresult   *res = NULL;
 	char	   *quoted = NULL;
 	bool		ok = false;
 
-	if (PQstatus(conn) != CONNECTION_OK)
-		log_error("could not connect to the primary for replication: %s",
-				  PQerrorMessage(conn));
-	else if ((quoted = PQescapeIdentifier(conn, slot, strlen(slot))) == NULL)
+	if (conn == NULL)
+		return false;
+	if ((quoted = PQescapeIdentifier(conn, slot, strlen(slot))) == NULL)
 		log_error("bad replication slot name \"%s\": %s", slot, PQerrorMessage(conn));
 	else
 	{
@@ -265,7 +261,7 @@ cmd_receive(Walmgr *wm)
 	/* before readiness is reported: a daemon that cannot start says so */
 	conninfo = wm_get(wm, "primary_conninfo", NULL);
 	slot = wm_get(wm, "receive_slot", "walmgr");
-	if (!create_slot(conninfo, slot))
+	if (!create_slot(wm, conninfo, slot))
 		sky_fatal("could not create or find the replication slot \"%s\"", slot);
 	pg_free(conninfo);
 	pg_free(slot);
