@@ -235,6 +235,8 @@ is($rc, 0, 'start -a: exit 0');
 like($err, qr/INFO Skipping off/, 'start -a: the disabled job is skipped');
 my %pid = map { $_ => pid_of($pidfile{$_}) } qw(alpha beta gamma);
 ok(alive($pid{$_}), "start -a: $_ runs") for qw(alpha beta gamma);
+ok(poll_until(sub { log_pids($log{$_}) >= 1 }), "start -a: $_ is at work")
+  for qw(alpha beta gamma);
 ok(!-e $pidfile{off}, 'start -a: the disabled job does not run');
 
 ($rc, $out, $err) = sm($run, 'start', '-a');
@@ -293,6 +295,8 @@ like($rerr, qr/INFO Stopping beta.*INFO Starting beta/s, 'restart: stop, then st
 my $newbeta = pid_of($pidfile{beta});
 ok(!alive($pid{beta}), 'restart: the old process is gone');
 ok(alive($newbeta) && $newbeta != $pid{beta}, 'restart: a new process runs');
+# the new beta logs its first work some time after scriptmgr returned
+ok(poll_until(sub { log_pids($log{beta}) >= 2 }), 'restart: the new beta is at work');
 is(log_pids($log{beta}), 2, 'restart: started once more');
 
 # unknown jobs and types
