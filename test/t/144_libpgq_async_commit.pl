@@ -4,9 +4,12 @@
 # and the consumer must neither lose nor double an event after that.
 #   PLAIN takes its batch that way: after the crash the batch is no longer
 #   open, and is taken and applied again (at least once, as always).
-#   SERIAL finishes its batch that way: after the crash the batch is open
-#   again, the target's pgq_ext tick says it was applied, and it is only
-#   finished.
+#   SERIAL takes and finishes its batch that way: after the crash the
+#   batch is taken again with the same ticks, the target's pgq_ext tick
+#   says it was applied, and it is only finished.
+#   LOCAL the same, with the tracking file in place of the target's tick.
+#   SERIAL with pgq_batch_collect_events takes its batch with the flush
+#   (a new take could end at a later tick): after the crash it is open.
 # The source keeps the WAL of such a commit in memory: no ticker, no
 # autovacuum, no background writer, and the WAL writer only every 10 s.
 
@@ -80,78 +83,117 @@ sub tick
 	return;
 }
 
+# A consumer NAME of FLAVOUR registered, with five events (FIRST..) in
+# one new batch; returns its ini, start tick and batch end tick.
+sub new_consumer
+{
+	my ($name, $flavour, $first, %keys) = @_;
+	my $ini = write_ini($dst, $dir, $name, src_db => $src->connstr('src'),
+		dst_db => $dst->connstr('dst'), event_delay => '0.2', %keys);
+	my ($rc, $out, $err) = run_probe($flavour, '--register', $ini);
+	is($rc, 0, "$name: --register") or diag $err;
+	my ($start_tick) = split /\|/, consumer_info($name);
+	produce($src, 'ev', $first, $first + 4);
+	tick();
+	return ($ini, $start_tick, $src->safe_psql('src', 'select max(tick_id) from pgq.tick'));
+}
+
+# Crash the source while the consumer is where $stop_at leaves it.
+sub crash_source_in_batch
+{
+	my ($name, $flavour, $ini, $stop_at) = @_;
+	my $h = start_probe($flavour, $ini);
+	ok(wait_source_session($name, 'idle in transaction', '%get_batch_cursor%'),
+		"$name: the consumer is inside its batch");
+	my $cleanup = $stop_at ? $stop_at->() : sub { };
+	$src->stop('immediate');
+	kill_probe($h);
+	$cleanup->();
+	$src->start;
+	return;
+}
+
+# Let the consumer finish its batch and hold its next pgq.next_batch_custom
+# on a lock of pgq.tick (it reads the ticks after locking the
+# subscription), so that no later commit of the consumer flushes the
+# finish before the crash; $recorded gives the tick the record holds.
+sub after_finish
+{
+	my ($name, $batch_tick, $recorded) = @_;
+	return sub {
+		my $locker = IPC::Run::start(
+			[
+				'psql', '-X', '-q', '-d', $src->connstr('src'), '-c',
+				'begin; lock table pgq.tick in access exclusive mode; select pg_sleep(600)'
+			],
+			'<', \undef, '>', \my $lock_out, '2>', \my $lock_err);
+		ok(wait_blocked($src, 'src', $name, '%next_batch_custom%'),
+			"$name: the batch is finished and the next one waits");
+		is($recorded->(), $batch_tick, "$name: the batch is recorded");
+		return sub { $locker->finish; };
+	};
+}
+
+# After the crash: the consumer, started again, has finished the batch
+# and applied each of its events once.
+sub recovers
+{
+	my ($name, $flavour, $ini, $start_tick, $batch_tick) = @_;
+	my $h = start_probe($flavour, $ini);
+	ok(wait_applied($dst, "applied_$name", 5), "$name: the batch is applied");
+	ok( $src->poll_query_until('src',
+			"select current_batch is null and last_tick = $batch_tick from pgq.get_consumer_info('q', '$name')"
+		),
+		"$name: and finished after the crash");
+	kill_probe($h);
+	return;
+}
+
 #### PLAIN: the batch is taken without a flush
 
-my $ini = write_ini($dst, $dir, 'plain', src_db => $src->connstr('src'),
-	dst_db => $dst->connstr('dst'), event_delay => '0.2');
-my ($rc, $out, $err) = run_probe('plain', '--register', $ini);
-is($rc, 0, 'plain: --register') or diag $err;
-my ($start_tick) = split /\|/, consumer_info('plain');
-produce($src, 'ev', 1, 5);
-tick();
-
-my $h = start_probe('plain', $ini);
-ok(wait_source_session('plain', 'idle in transaction', '%get_batch_cursor%'),
-	'plain: the consumer is inside its batch');
-is(consumer_info('plain'), "$start_tick|t", 'plain: the batch is open');
-$src->stop('immediate');
-kill_probe($h);
-$src->start;
+my ($ini, $start_tick, $batch_tick) = new_consumer('plain', 'plain', 1);
+crash_source_in_batch('plain', 'plain', $ini,
+	sub { is(consumer_info('plain'), "$start_tick|t", 'plain: the batch is open'); sub { } });
 is(consumer_info('plain'), "$start_tick|f",
 	'plain: the crash lost the commit that took the batch');
-
-$h = start_probe('plain', $ini);
-ok(wait_applied($dst, 'applied_plain', 5), 'plain: the batch is applied after the crash');
-ok( $src->poll_query_until('src',
-		"select current_batch is null and last_tick > $start_tick from pgq.get_consumer_info('q', 'plain')"),
-	'plain: and finished');
-kill_probe($h);
+recovers('plain', 'plain', $ini, $start_tick, $batch_tick);
 is($dst->safe_psql('dst', 'select count(distinct ev_id) from applied_plain'),
 	5, 'plain: every event arrived');
 
-#### SERIAL: the batch is finished without a flush
+#### SERIAL: the batch is taken and finished without a flush
 
-# The next pgq.next_batch_custom waits for this lock (it reads pgq.tick
-# after locking the subscription), so that no later commit of the consumer
-# flushes the finish before the crash.
-$ini = write_ini($dst, $dir, 'serial', src_db => $src->connstr('src'),
-	dst_db => $dst->connstr('dst'), event_delay => '0.2');
-($rc, $out, $err) = run_probe('serial', '--register', $ini);
-is($rc, 0, 'serial: --register') or diag $err;
-($start_tick) = split /\|/, consumer_info('serial');
-produce($src, 'ev', 11, 15);
-tick();
-my $batch_tick = $src->safe_psql('src', 'select max(tick_id) from pgq.tick');
-
-$h = start_probe('serial', $ini);
-ok(wait_source_session('serial', 'idle in transaction', '%get_batch_cursor%'),
-	'serial: the consumer is inside its batch');
-my $locker = IPC::Run::start(
-	[
-		'psql', '-X', '-q', '-d', $src->connstr('src'), '-c',
-		'begin; lock table pgq.tick in access exclusive mode; select pg_sleep(600)'
-	],
-	'<', \undef, '>', \my $lock_out, '2>', \my $lock_err);
-ok(wait_blocked($src, 'src', 'serial', '%next_batch_custom%'),
-	'serial: the batch is finished and the next one waits');
-is($dst->safe_psql('dst', "select pgq_ext.get_last_tick('serial')"),
-	$batch_tick, 'serial: the target has recorded the batch');
-$src->stop('immediate');
-kill_probe($h);
-$locker->finish;
-$src->start;
-is(consumer_info('serial'), "$start_tick|t",
-	'serial: the crash lost the commit that finished the batch');
-
-$h = start_probe('serial', $ini);
-ok( $src->poll_query_until('src',
-		"select current_batch is null and last_tick = $batch_tick from pgq.get_consumer_info('q', 'serial')"
-	),
-	'serial: the batch is finished after the crash');
-kill_probe($h);
+($ini, $start_tick, $batch_tick) = new_consumer('serial', 'serial', 11);
+crash_source_in_batch('serial', 'serial', $ini,
+	after_finish('serial', $batch_tick,
+		sub { $dst->safe_psql('dst', "select pgq_ext.get_last_tick('serial')") }));
+is(consumer_info('serial'), "$start_tick|f",
+	'serial: the crash lost the commits that took and finished the batch');
+recovers('serial', 'serial', $ini, $start_tick, $batch_tick);
 like(slurp("$dir/serial.log"), qr/batch \d+ \(ticks $start_tick\.\.$batch_tick\) was already applied, finishing it/,
-	'serial: as a batch already applied');
-is($dst->safe_psql('dst', "select count(*) || ' ' || count(distinct ev_id) from applied_serial"),
-	'5 5', 'serial: every event once');
+	'serial: the batch taken again has the same ticks and is skipped');
+is(applied_stats($dst, 'applied_serial'), '5 5', 'serial: every event once');
+
+#### LOCAL: the same, with the tracking file
+
+($ini, $start_tick, $batch_tick) = new_consumer('local', 'local', 21,
+	local_tracking_file => "$dir/local.tick");
+crash_source_in_batch('local', 'local', $ini,
+	after_finish('local', $batch_tick, sub { slurp("$dir/local.tick") =~ s/\s+$//r }));
+is(consumer_info('local'), "$start_tick|f",
+	'local: the crash lost the commits that took and finished the batch');
+recovers('local', 'local', $ini, $start_tick, $batch_tick);
+like(slurp("$dir/local.log"), qr/Tracking out of sync: queue=$start_tick local=$batch_tick\.  Repositioning on queue/,
+	'local: the file moved the queue past the batch');
+is(applied_stats($dst, 'applied_local'), '5 5', 'local: every event once');
+
+#### SERIAL collecting batches: the batch is taken with a flush
+
+($ini, $start_tick, $batch_tick) = new_consumer('collect', 'serial', 31,
+	pgq_batch_collect_events => 1);
+crash_source_in_batch('collect', 'serial', $ini);
+is(consumer_info('collect'), "$start_tick|t",
+	'collect: the batch taken is still open after the crash');
+recovers('collect', 'serial', $ini, $start_tick, $batch_tick);
+is(applied_stats($dst, 'applied_collect'), '5 5', 'collect: every event once');
 
 done_testing();
