@@ -11,7 +11,8 @@
 #   SERIAL with pgq_batch_collect_events takes its batch with the flush
 #   (a new take could end at a later tick): after the crash it is open.
 # The source keeps the WAL of such a commit in memory: no ticker, no
-# autovacuum, no background writer, and the WAL writer only every 10 s.
+# autovacuum, no background writer, and the WAL writer stopped (SIGSTOP)
+# from the start of the server; the crash is that WAL writer's SIGKILL.
 
 use strict;
 use warnings;
@@ -35,11 +36,38 @@ $src->init;
 # in the transaction of pgq.create_queue() loses its state in the crash.
 $src->append_conf('postgresql.conf', q{
 wal_level = replica
-wal_writer_delay = '10s'
 autovacuum = off
 bgwriter_lru_maxpages = 0
 });
-$src->start;
+
+# Start the source with its WAL writer stopped: async commits then stay in
+# the WAL buffers until a synchronous commit writes them, or a crash.
+my $wal_writer;
+
+sub start_source
+{
+	$src->start;
+	$wal_writer = $src->safe_psql('postgres',
+		"select pid from pg_stat_activity where backend_type = 'walwriter'");
+	kill 'STOP', $wal_writer or die "could not stop the WAL writer $wal_writer: $!";
+	return;
+}
+
+# Killing a server process makes the postmaster end all others at once
+# (restart_after_crash is off in test clusters): what has not been
+# written from the WAL buffers is lost.
+sub crash_source
+{
+	kill 'KILL', $wal_writer;
+	# the postmaster removes its pid file last (whoever reaps it, later)
+	poll_until(sub { !-e $src->data_dir . '/postmaster.pid' })
+	  or die "the source did not go down";
+	# pg_ctl finds no server; this brings the node's state up to date
+	$src->stop('immediate', fail_ok => 1);
+	return;
+}
+
+start_source();
 $src->safe_psql('postgres', 'create database src');
 $src->safe_psql('src', q{
 create extension pgq;
@@ -106,10 +134,10 @@ sub crash_source_in_batch
 	ok(wait_source_session($name, 'idle in transaction', '%get_batch_cursor%'),
 		"$name: the consumer is inside its batch");
 	my $cleanup = $stop_at ? $stop_at->() : sub { };
-	$src->stop('immediate');
+	crash_source();
 	kill_probe($h);
 	$cleanup->();
-	$src->start;
+	start_source();
 	return;
 }
 
@@ -195,5 +223,8 @@ is(consumer_info('collect'), "$start_tick|t",
 	'collect: the batch taken is still open after the crash');
 recovers('collect', 'serial', $ini, $start_tick, $batch_tick);
 is(applied_stats($dst, 'applied_collect'), '5 5', 'collect: every event once');
+
+# the source's shutdown at the end waits for its WAL writer
+kill 'CONT', $wal_writer;
 
 done_testing();
