@@ -8,6 +8,8 @@
 #   python3-pgq       bench/python_count.py, a pgq.Consumer doing the same
 # each with pgq_lazy_fetch = 300 (python3-pgq's default: a cursor fetched
 # 300 rows at a time) and 0 (the whole batch at once, what consume.c does).
+# consume.c also reads through a cursor of its own, 300 rows a FETCH, in
+# text and in binary format: what the FETCH format would change.
 #
 # The load is consumer.sh's: ten transactions of 100,000 ~100 byte events,
 # a tick after each, so every reader gets the same ten batches.  A
@@ -52,9 +54,10 @@ cc -O2 -Wall -o "$BENCH_DIR/libpgq_count" "$BENCH_SRC/libpgq_count.c" \
     bench_die "could not build libpgq_count.c against the installed libpgq"
 
 CONNINFO="host=127.0.0.1 port=$BENCH_PORT user=postgres dbname=$BENCH_DB"
+READERS="raw raw_text raw_binary libpgq_300 libpgq_0 python_300 python_0"
 readers=()
 for ((run = 1; run <= RUNS; run++)); do
-    for reader in raw libpgq_300 libpgq_0 python_300 python_0; do
+    for reader in $READERS; do
         readers+=("${reader}_$run")
     done
 done
@@ -78,6 +81,7 @@ run_reader() {
     local TIMEFORMAT='%U %S'
     case $reader in
     raw) cmd=("$BENCH_DIR/consume" "$CONNINFO" "$QUEUE" "$consumer") ;;
+    raw_*) cmd=("$BENCH_DIR/consume" "$CONNINFO" "$QUEUE" "$consumer" "${reader#raw_}") ;;
     libpgq_*) cmd=("$BENCH_DIR/libpgq_count" "$CONNINFO" "$QUEUE" "$consumer" "${reader#libpgq_}") ;;
     python_*) cmd=(python3 "$BENCH_SRC/python_count.py" "$CONNINFO" "$QUEUE" "$consumer" "${reader#python_}") ;;
     esac
@@ -96,7 +100,7 @@ run_reader() {
 
 declare -A best best_cpu
 for ((run = 1; run <= RUNS; run++)); do
-    for reader in raw libpgq_300 libpgq_0 python_300 python_0; do
+    for reader in $READERS; do
         read -r s c < <(run_reader "$reader" "${reader}_$run")
         if [ -z "${best[$reader]:-}" ] || awk -v a="$s" -v b="${best[$reader]}" 'BEGIN { exit !(a < b) }'; then
             best[$reader]=$s
@@ -116,6 +120,8 @@ echo
 printf '%-40s %9s %11s %12s\n' reader seconds events/s "client CPU s"
 line() { printf '%-40s %9.3f %11s %12.2f\n' "$1" "${best[$2]}" "$(rate "${best[$2]}")" "${best_cpu[$2]}"; }
 line "consume.c (raw libpq, whole batch)" raw
+line "consume.c, own cursor, text FETCH 300" raw_text
+line "consume.c, own cursor, binary FETCH 300" raw_binary
 for fetch in 300 0; do
     line "libpgq plain consumer, lazy_fetch=$fetch" "libpgq_$fetch"
     line "python3-pgq Consumer, lazy_fetch=$fetch" "python_$fetch"
@@ -126,6 +132,7 @@ for fetch in 300 0; do
         "(target >= 5), $(ratio "${best_cpu[libpgq_$fetch]}" "${best_cpu[python_$fetch]}")x less client CPU;" \
         "libpgq / consume.c = $(ratio "${best[libpgq_$fetch]}" "${best[raw]}") (target >= 0.8)"
 done
+echo "consume.c's cursor: binary / text FETCH = $(ratio "${best[raw_binary]}" "${best[raw_text]}")x events/s"
 # python3-pgq's wall time split into its own CPU and the time it waited
 # for the server (its work, the transfer and the round trips).
 echo
