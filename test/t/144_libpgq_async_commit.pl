@@ -143,8 +143,8 @@ sub crash_source_in_batch
 
 # Let the consumer finish its batch and hold its next pgq.next_batch_custom
 # on a lock of pgq.tick (it reads the ticks after locking the
-# subscription), so that no later commit of the consumer flushes the
-# finish before the crash; $recorded gives the tick the record holds.
+# subscription): the finish is then done, and the consumer does nothing
+# more before the crash.  $recorded gives the tick the record holds.
 sub after_finish
 {
 	my ($name, $batch_tick, $recorded) = @_;
