@@ -11,19 +11,21 @@
  * commit, tracking file) before that transaction commits, and recognise
  * a batch recorded but not finished when it comes back (flavours.c).
  *
- * Source commits whose loss in a crash can neither lose nor double an
- * event do not wait for their WAL flush (synchronous_commit = off for that
- * transaction alone):
+ * One of the two source commits of a batch does not wait for its WAL flush
+ * (synchronous_commit = off for that transaction alone), because losing it
+ * in a crash cannot lose or double an event:
  *	- PLAIN, COOP: taking the batch.  Lost, the batch is taken anew; any
  *	  later synchronous commit (the finish) flushes it first.
  *	- SERIAL, REMOTE, LOCAL: finishing it, when the transaction holds only
  *	  the library's statements.  Lost, the batch comes back and the record
- *	  of the target or the file skips it.
- *	- SERIAL, LOCAL: also taking it, unless batches are collected (see
- *	  take_is_durable).  Lost with the finish, the batch is taken anew with
- *	  the same ticks, which the record names.
- * So the source waits for at most one WAL flush per batch, and SERIAL and
- * LOCAL for none.
+ *	  of the target or the file skips it.  Taking the batch stays durable
+ *	  there: REMOTE recognises the batch by its id, and SERIAL and LOCAL
+ *	  by its ticks, which batch collection may choose differently anew.
+ *	  And the flush of the take also makes the batch's end tick durable
+ *	  before the target records it: a tick committed without a flush (a
+ *	  ticker role with synchronous_commit = off) could otherwise vanish in
+ *	  a crash and come back under the same id with other events in it.
+ * That is one WAL flush per batch less to wait for.
  *
  * src/libpgq/batch.c
  *
@@ -49,32 +51,6 @@ static bool take_batch(PgqConsumer *consumer, PgqBatch *batch, bool *found);
 static bool finish_batch(PgqBatch *batch);
 static void batch_cleanup(PgqBatch *batch);
 static void log_stats(PgqBatch *batch, double start, bool skipped);
-
-/*
- * Whether taking a batch must wait for its WAL flush: where a batch taken
- * anew after a crash could differ from the lost one, so that the record of
- * applied batches would not know it.  REMOTE records batch ids, and a new
- * take gets a new id.  SERIAL and LOCAL record end ticks: without batch
- * collection (pgq_batch_collect_events/_interval) the end tick is the
- * first one after the last finished batch, the same on every take; with
- * it, ticks made since can move it.
- */
-static bool
-take_is_durable(const PgqConsumer *consumer)
-{
-	switch (consumer->program->flavour)
-	{
-		case PGQ_CONSUMER_PLAIN:
-		case PGQ_CONSUMER_COOP:
-			return false;
-		case PGQ_CONSUMER_SERIAL:
-		case PGQ_CONSUMER_LOCAL:
-			return consumer->collect_events != NULL || consumer->collect_interval != NULL;
-		case PGQ_CONSUMER_REMOTE:
-			break;
-	}
-	return true;
-}
 
 /*
  * Ask PgQ for the next batch; *found is false when there is none yet.
@@ -119,8 +95,10 @@ take_batch(PgqConsumer *consumer, PgqBatch *batch, bool *found)
 		const char *params[5] = {consumer->queue_name, consumer->consumer_name,
 			consumer->keep_lag, consumer->collect_events,
 		consumer->collect_interval};
+		bool		tracked = consumer->program->flavour != PGQ_CONSUMER_PLAIN;
+
 		res = pgq_query(consumer, batch->src,
-						take_is_durable(consumer) ? NEXT_BATCH_SQL : NEXT_BATCH_SQL ", " NO_FLUSH_WAIT,
+						tracked ? NEXT_BATCH_SQL : NEXT_BATCH_SQL ", " NO_FLUSH_WAIT,
 						5, params);
 		if (res == NULL)
 			return false;

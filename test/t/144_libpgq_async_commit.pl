@@ -4,12 +4,10 @@
 # and the consumer must neither lose nor double an event after that.
 #   PLAIN takes its batch that way: after the crash the batch is no longer
 #   open, and is taken and applied again (at least once, as always).
-#   SERIAL takes and finishes its batch that way: after the crash the
-#   batch is taken again with the same ticks, the target's pgq_ext tick
+#   SERIAL finishes its batch that way (its take waits for the flush):
+#   after the crash the batch is open again, the target's pgq_ext tick
 #   says it was applied, and it is only finished.
 #   LOCAL the same, with the tracking file in place of the target's tick.
-#   SERIAL with pgq_batch_collect_events takes its batch with the flush
-#   (a new take could end at a later tick): after the crash it is open.
 # The source keeps the WAL of such a commit in memory: no ticker, no
 # autovacuum, no background writer, and the WAL writer stopped (SIGSTOP)
 # from the start of the server; the crash is that WAL writer's SIGKILL.
@@ -188,17 +186,17 @@ recovers('plain', 'plain', $ini, $start_tick, $batch_tick);
 is($dst->safe_psql('dst', 'select count(distinct ev_id) from applied_plain'),
 	5, 'plain: every event arrived');
 
-#### SERIAL: the batch is taken and finished without a flush
+#### SERIAL: the batch is finished without a flush
 
 ($ini, $start_tick, $batch_tick) = new_consumer('serial', 'serial', 11);
 crash_source_in_batch('serial', 'serial', $ini,
 	after_finish('serial', $batch_tick,
 		sub { $dst->safe_psql('dst', "select pgq_ext.get_last_tick('serial')") }));
-is(consumer_info('serial'), "$start_tick|f",
-	'serial: the crash lost the commits that took and finished the batch');
+is(consumer_info('serial'), "$start_tick|t",
+	'serial: the crash lost the commit that finished the batch');
 recovers('serial', 'serial', $ini, $start_tick, $batch_tick);
 like(slurp("$dir/serial.log"), qr/batch \d+ \(ticks $start_tick\.\.$batch_tick\) was already applied, finishing it/,
-	'serial: the batch taken again has the same ticks and is skipped');
+	'serial: as a batch already applied');
 is(applied_stats($dst, 'applied_serial'), '5 5', 'serial: every event once');
 
 #### LOCAL: the same, with the tracking file
@@ -207,22 +205,12 @@ is(applied_stats($dst, 'applied_serial'), '5 5', 'serial: every event once');
 	local_tracking_file => "$dir/local.tick");
 crash_source_in_batch('local', 'local', $ini,
 	after_finish('local', $batch_tick, sub { slurp("$dir/local.tick") =~ s/\s+$//r }));
-is(consumer_info('local'), "$start_tick|f",
-	'local: the crash lost the commits that took and finished the batch');
+is(consumer_info('local'), "$start_tick|t",
+	'local: the crash lost the commit that finished the batch');
 recovers('local', 'local', $ini, $start_tick, $batch_tick);
 like(slurp("$dir/local.log"), qr/Tracking out of sync: queue=$start_tick local=$batch_tick\.  Repositioning on queue/,
 	'local: the file moved the queue past the batch');
 is(applied_stats($dst, 'applied_local'), '5 5', 'local: every event once');
-
-#### SERIAL collecting batches: the batch is taken with a flush
-
-($ini, $start_tick, $batch_tick) = new_consumer('collect', 'serial', 31,
-	pgq_batch_collect_events => 1);
-crash_source_in_batch('collect', 'serial', $ini);
-is(consumer_info('collect'), "$start_tick|t",
-	'collect: the batch taken is still open after the crash');
-recovers('collect', 'serial', $ini, $start_tick, $batch_tick);
-is(applied_stats($dst, 'applied_collect'), '5 5', 'collect: every event once');
 
 # the source's shutdown at the end waits for its WAL writer
 kill 'CONT', $wal_writer;
