@@ -182,14 +182,21 @@ buffer_reserve(QueueBuffer *qb, size_t more)
 	qb->data = pg_realloc(qb->data, qb->size);
 }
 
+/* Bytes into room already reserved */
+static void
+append_bytes(QueueBuffer *qb, const void *bytes, size_t len)
+{
+	memcpy(qb->data + qb->len, bytes, len);
+	qb->len += len;
+}
+
 /* Big-endian integers of the binary COPY format */
 static void
 append_int16(QueueBuffer *qb, int16 value)
 {
 	uint16		n = pg_hton16((uint16) value);
 
-	memcpy(qb->data + qb->len, &n, sizeof(n));
-	qb->len += sizeof(n);
+	append_bytes(qb, &n, sizeof(n));
 }
 
 static void
@@ -197,8 +204,7 @@ append_int32(QueueBuffer *qb, int32 value)
 {
 	uint32		n = pg_hton32((uint32) value);
 
-	memcpy(qb->data + qb->len, &n, sizeof(n));
-	qb->len += sizeof(n);
+	append_bytes(qb, &n, sizeof(n));
 }
 
 static void
@@ -206,8 +212,7 @@ append_int64(QueueBuffer *qb, int64 value)
 {
 	uint64		n = pg_hton64((uint64) value);
 
-	memcpy(qb->data + qb->len, &n, sizeof(n));
-	qb->len += sizeof(n);
+	append_bytes(qb, &n, sizeof(n));
 }
 
 /* One binary COPY field of text: its length (-1 for NULL) and bytes */
@@ -218,8 +223,7 @@ append_binary_text(QueueBuffer *qb, const char *value)
 
 	buffer_reserve(qb, len + 4);
 	append_int32(qb, value ? (int32) len : -1);
-	memcpy(qb->data + qb->len, value ? value : "", len);
-	qb->len += len;
+	append_bytes(qb, value ? value : "", len);
 }
 
 /* Read count digits (at least min, at most max) as a number */
@@ -303,17 +307,14 @@ iso_timestamptz_usecs(const char *text, int64 *usecs)
 		return false;
 	if (*p == '.')
 	{
-		int			digits = 0;
+		const char *digits = ++p;
+		int			value;
 
-		p++;
-		while (*p >= '0' && *p <= '9' && digits < 6)
-		{
-			fraction = fraction * 10 + (*p++ - '0');
-			digits++;
-		}
-		if (digits == 0)
+		/* up to microseconds, the digits PostgreSQL prints */
+		if (!read_number(&p, 1, 6, &value))
 			return false;
-		for (; digits < 6; digits++)
+		fraction = value;
+		for (int scale = p - digits; scale < 6; scale++)
 			fraction *= 10;
 	}
 	if (*p != '+' && *p != '-')
