@@ -124,14 +124,15 @@ sub new_consumer
 	return ($ini, $start_tick, $src->safe_psql('src', 'select max(tick_id) from pgq.tick'));
 }
 
-# Crash the source while the consumer is where $stop_at leaves it.
+# Crash the source while the consumer is where $stop_at leaves it;
+# $stop_at returns what to undo after the crash.
 sub crash_source_in_batch
 {
 	my ($name, $flavour, $ini, $stop_at) = @_;
 	my $h = start_probe($flavour, $ini);
 	ok(wait_source_session($name, 'idle in transaction', '%get_batch_cursor%'),
 		"$name: the consumer is inside its batch");
-	my $cleanup = $stop_at ? $stop_at->() : sub { };
+	my $cleanup = $stop_at->();
 	crash_source();
 	kill_probe($h);
 	$cleanup->();
@@ -164,7 +165,7 @@ sub after_finish
 # and applied each of its events once.
 sub recovers
 {
-	my ($name, $flavour, $ini, $start_tick, $batch_tick) = @_;
+	my ($name, $flavour, $ini, $batch_tick) = @_;
 	my $h = start_probe($flavour, $ini);
 	ok(wait_applied($dst, "applied_$name", 5), "$name: the batch is applied");
 	ok( $src->poll_query_until('src',
@@ -182,7 +183,7 @@ crash_source_in_batch('plain', 'plain', $ini,
 	sub { is(consumer_info('plain'), "$start_tick|t", 'plain: the batch is open'); sub { } });
 is(consumer_info('plain'), "$start_tick|f",
 	'plain: the crash lost the commit that took the batch');
-recovers('plain', 'plain', $ini, $start_tick, $batch_tick);
+recovers('plain', 'plain', $ini, $batch_tick);
 is($dst->safe_psql('dst', 'select count(distinct ev_id) from applied_plain'),
 	5, 'plain: every event arrived');
 
@@ -194,7 +195,7 @@ crash_source_in_batch('serial', 'serial', $ini,
 		sub { $dst->safe_psql('dst', "select pgq_ext.get_last_tick('serial')") }));
 is(consumer_info('serial'), "$start_tick|t",
 	'serial: the crash lost the commit that finished the batch');
-recovers('serial', 'serial', $ini, $start_tick, $batch_tick);
+recovers('serial', 'serial', $ini, $batch_tick);
 like(slurp("$dir/serial.log"), qr/batch \d+ \(ticks $start_tick\.\.$batch_tick\) was already applied, finishing it/,
 	'serial: as a batch already applied');
 is(applied_stats($dst, 'applied_serial'), '5 5', 'serial: every event once');
@@ -207,7 +208,7 @@ crash_source_in_batch('local', 'local', $ini,
 	after_finish('local', $batch_tick, sub { slurp("$dir/local.tick") =~ s/\s+$//r }));
 is(consumer_info('local'), "$start_tick|t",
 	'local: the crash lost the commit that finished the batch');
-recovers('local', 'local', $ini, $start_tick, $batch_tick);
+recovers('local', 'local', $ini, $batch_tick);
 like(slurp("$dir/local.log"), qr/Tracking out of sync: queue=$start_tick local=$batch_tick\.  Repositioning on queue/,
 	'local: the file moved the queue past the batch');
 is(applied_stats($dst, 'applied_local'), '5 5', 'local: every event once');
