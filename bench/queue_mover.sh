@@ -142,6 +142,10 @@ dst_queue_name = dst_$run
 logfile = $log
 loop_delay = 0.05
 EOF
+    # Each run starts from a checkpoint on both clusters: its WAL goes into
+    # recycled segments, not into new ones created and zeroed in the run.
+    bench_psql -c "CHECKPOINT" >/dev/null
+    far_psql -c "CHECKPOINT" >/dev/null
     started=$(bench_now_ns)
     "$@" "$ini" >"$BENCH_DIR/$run.stderr" 2>&1 &
     pid=$!
