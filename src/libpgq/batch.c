@@ -380,6 +380,8 @@ pgq_consumer_work(PgqConsumer *consumer)
 	if (!pgq_command(consumer, batch.src, "BEGIN"))
 		goto failed;
 	consumer->batch = &batch;
+	if (!pgq_batch_start_read(&batch))
+		goto failed;
 	apply = pgq_flavour_before_batch(&batch);
 	if (apply < 0)
 		goto failed;

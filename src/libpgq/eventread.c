@@ -17,6 +17,10 @@
  * after the whole batch has been stored, which saves the client most of
  * its memory and CPU.
  *
+ * The first read is sent as soon as the batch is taken, before the
+ * consumer flavour checks the batch on the target and before the program
+ * runs: the source server sorts the batch meanwhile.
+ *
  * Either way the source connection is busy with the library's read while
  * the program runs.  A program that asks for the source connection during
  * the batch (pgq_consumer_connection) gets it free: the rest of the read
@@ -69,7 +73,9 @@ read_error(PgqBatch *batch)
 	PgqConsumer *consumer = batch->consumer;
 	char	   *sql;
 
-	if (batch->pending == PGQ_READ_STREAM)
+	if (batch->pending == PGQ_READ_OPEN)
+		sql = pg_strdup(CURSOR_SQL);
+	else if (batch->pending == PGQ_READ_STREAM)
 		sql = psprintf("select * from pgq.get_batch_events($1)%s%s",
 					   consumer->event_filter ? " where " : "",
 					   consumer->event_filter ? consumer->event_filter : "");
@@ -130,6 +136,37 @@ send_stream(PgqBatch *batch)
 	else
 		batch->failed = true;
 	return sent;
+}
+
+/* Open the batch's cursor, which also brings its first page. */
+static bool
+send_open(PgqBatch *batch)
+{
+	PgqConsumer *consumer = batch->consumer;
+	char		id[32];
+	char		size[16];
+	const char *params[4] = {id, CURSOR_NAME, size, consumer->event_filter};
+
+	snprintf(id, sizeof(id), "%lld", (long long) batch->info.batch_id);
+	snprintf(size, sizeof(size), "%d", consumer->lazy_fetch);
+	if (PQsendQueryParams(batch->src, CURSOR_SQL, 4, NULL, params, NULL, NULL, 0) != 1)
+	{
+		pgq_query_error(consumer, batch->src, CURSOR_SQL);
+		batch->failed = true;
+		return false;
+	}
+	batch->pending = PGQ_READ_OPEN;
+	batch->fetches_due = 1;
+	return true;
+}
+
+/* Send the batch's first read without waiting for it; see the header. */
+bool
+pgq_batch_start_read(PgqBatch *batch)
+{
+	if (batch->consumer->lazy_fetch > 0)
+		return send_open(batch);
+	return send_stream(batch);
 }
 
 /* An empty result with the columns of "like", to collect rows into */
@@ -269,7 +306,10 @@ next_streamed_row(PgqBatch *batch)
 	return res;
 }
 
-/* The next page of the FETCHes sent ahead; NULL on error */
+/*
+ * The next page of the FETCHes sent ahead, or the first page, from the
+ * opening of the cursor; NULL on error
+ */
 static PGresult *
 next_fetched_page(PgqBatch *batch)
 {
@@ -300,43 +340,23 @@ fetch_page(PgqBatch *batch)
 {
 	PgqConsumer *consumer = batch->consumer;
 	PGresult   *res;
-	char		id[32];
-	char		size[16];
 
-	snprintf(id, sizeof(id), "%lld", (long long) batch->info.batch_id);
-	snprintf(size, sizeof(size), "%d", consumer->lazy_fetch);
 	if (batch->next_page != NULL)
 	{
 		res = batch->next_page;
 		batch->next_page = NULL;
 	}
-	else if (batch->pending == PGQ_READ_FETCH)
+	else if (batch->pending == PGQ_READ_OPEN || batch->pending == PGQ_READ_FETCH)
 		res = next_fetched_page(batch);
 	else if (batch->pending == PGQ_READ_STREAM)
 		res = next_streamed_row(batch);
-	else if (consumer->lazy_fetch == 0 && batch->read_ahead)
-		res = send_stream(batch) ? next_streamed_row(batch) : NULL;
-	else if (consumer->lazy_fetch == 0)
-	{
-		const char *params[1] = {id};
-		char	   *sql;
-
-		sql = psprintf("select * from pgq.get_batch_events($1)%s%s",
-					   consumer->event_filter ? " where " : "",
-					   consumer->event_filter ? consumer->event_filter : "");
-		res = pgq_query(consumer, batch->src, sql, 1, params);
-		pg_free(sql);
-		batch->fetched_all = true;
-	}
-	else if (!batch->cursor_open)
-	{
-		const char *params[4] = {id, CURSOR_NAME, size, consumer->event_filter};
-
-		res = pgq_query(consumer, batch->src, CURSOR_SQL, 4, params);
-		batch->cursor_open = (res != NULL);
-	}
 	else
 	{
+		/*
+		 * The cursor is open and nothing is on its way: the program took
+		 * the source connection (a stream ends with its last row, so this
+		 * is a cursor's read).
+		 */
 		char	   *sql = psprintf(FETCH_SQL_FORMAT, consumer->lazy_fetch);
 
 		res = pgq_query(consumer, batch->src, sql, 0, NULL);

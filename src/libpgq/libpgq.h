@@ -339,6 +339,15 @@ extern bool pgq_event_writer_add(PgqEventWriter *writer, PGconn *target,
 								 const char *queue, const PgqEvent *event);
 
 /*
+ * Open the COPY into "queue" now, before the first event is added, so that
+ * it is ready when the first rows come (queue_mover opens it while the
+ * source still sorts the batch).  From here to pgq_event_writer_flush()
+ * nothing else may be run on "target".  False on error (as there).
+ */
+extern bool pgq_event_writer_open(PgqEventWriter *writer, PGconn *target,
+								  const char *queue);
+
+/*
  * Write every pending event into its queue.  False on error, which is
  * also the consumer's error (pgq_consumer_error), so that process_batch
  * can simply return false: the log says "Job NAME crashed: ...".

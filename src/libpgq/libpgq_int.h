@@ -82,6 +82,7 @@ struct PgqConsumer
 typedef enum PgqSourceRead
 {
 	PGQ_READ_NONE,				/* nothing: the connection is free */
+	PGQ_READ_OPEN,				/* pgq.get_batch_cursor and its first page */
 	PGQ_READ_FETCH,				/* FETCHes of the next pages */
 	PGQ_READ_STREAM				/* pgq.get_batch_events rows, one by one */
 } PgqSourceRead;
@@ -95,7 +96,6 @@ struct PgqBatch
 	PGresult   *page;			/* current page of events */
 	int			page_row;
 	int			columns[10];	/* ev_id .. ev_extra4 in page, see batch.c */
-	bool		cursor_open;
 	bool		fetched_all;
 	bool		columns_known;	/* columns[] set from the first page */
 	PgqSourceRead pending;		/* the read on its way on src */
@@ -130,6 +130,7 @@ extern void pgq_query_error(PgqConsumer *consumer, PGconn *conn,
 /* eventread.c */
 extern int64_t pgq_value_int64(const PGresult *res, int row, int col);
 extern const char *pgq_value_text(const PGresult *res, int row, int col);
+extern bool pgq_batch_start_read(PgqBatch *batch);
 extern bool pgq_batch_settle(PgqBatch *batch, bool keep);
 
 /* flavours.c */

@@ -17,7 +17,10 @@
  *
  * When streaming, a queue's rows are sent as soon as STREAM_CHUNK_BYTES of
  * them are pending, into a COPY left open until the flush, or until another
- * queue needs the connection for its own COPY.
+ * queue needs the connection for its own COPY.  The first rows of a batch
+ * go sooner, at STREAM_FIRST_BYTES: the target is the slower side of a
+ * move, so every moment it waits for its first rows is added to the batch.
+ * pgq_event_writer_open() readies the COPY even before the first event.
  *
  * src/libpgq/produce.c
  *
@@ -36,6 +39,8 @@
 
 /* Streaming: a queue's pending rows are sent once they are this long */
 #define STREAM_CHUNK_BYTES (64 * 1024)
+/* ... and the first rows of a batch once they are this long */
+#define STREAM_FIRST_BYTES (8 * 1024)
 
 #define COPY_COLUMNS \
 	"(ev_time, ev_type, ev_data, ev_extra1, ev_extra2, ev_extra3, ev_extra4)"
@@ -69,6 +74,7 @@ struct PgqEventWriter
 	bool		streaming;
 	PGconn	   *copy_conn;		/* where a COPY is open, or NULL */
 	QueueBuffer *copy_queue;	/* the queue that COPY writes */
+	bool		batch_sent;		/* rows of this batch went to a COPY */
 };
 
 static bool send_queue(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb);
@@ -109,6 +115,7 @@ pgq_event_writer_begin(PgqEventWriter *writer, PgqBatch *batch)
 		writer->queues[i].len = 0;
 	}
 	writer->pending_bytes = 0;
+	writer->batch_sent = false;
 	writer->error[0] = '\0';
 	writer->consumer = batch->consumer;
 	/* a COPY left open by a failed batch went with its connection */
@@ -398,7 +405,8 @@ pgq_event_writer_add(PgqEventWriter *writer, PGconn *target,
 		return false;
 	}
 	writer->pending_bytes += qb->len - before;
-	if (writer->streaming && qb->len >= STREAM_CHUNK_BYTES)
+	if (writer->streaming &&
+		qb->len >= (writer->batch_sent ? STREAM_CHUNK_BYTES : STREAM_FIRST_BYTES))
 		return send_queue(writer, target, qb);
 	return true;
 }
@@ -585,7 +593,18 @@ send_queue(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb)
 	}
 	writer->pending_bytes -= qb->len;
 	qb->len = 0;
+	writer->batch_sent = true;
 	return true;
+}
+
+bool
+pgq_event_writer_open(PgqEventWriter *writer, PGconn *target, const char *queue)
+{
+	QueueBuffer *qb = queue_buffer(writer, queue);
+
+	if (writer->copy_conn == target && writer->copy_queue == qb)
+		return true;
+	return end_copy(writer) && start_copy(writer, target, qb);
 }
 
 bool

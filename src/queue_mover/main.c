@@ -121,6 +121,9 @@ move_batch(PgqBatch *batch, void *arg)
 	const PgqEvent *event;
 
 	pgq_event_writer_begin(mover->writer, batch);
+	/* the target gets ready while the source sorts the batch */
+	if (!pgq_event_writer_open(mover->writer, target, mover->dst_queue))
+		return false;
 	while ((event = pgq_batch_next_event(batch)) != NULL)
 	{
 		if (!pgq_event_writer_add(mover->writer, target, mover->dst_queue, event))

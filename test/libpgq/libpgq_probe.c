@@ -10,8 +10,9 @@
  *		before it records the batch.  Keys: retry_type (events of this
  *		type are retried once), fail_type (a batch with such an event fails),
  *		event_delay (seconds to sleep per event), source_query (run on the
- *		source connection, asked for anew, before the third event of every
- *		batch; a batch fails if it fails).
+ *		source connection, asked for anew, before event number
+ *		source_query_at (default 3; 0: before the first event is asked
+ *		for) of every batch; a batch fails if it fails).
  *	libpgq_probe urldecode TEXT		 pairs as HEXKEY HEXVALUE|NULL lines
  *	libpgq_probe urlencode HEXKEY HEXVALUE|NULL ...
  *	libpgq_probe template TEXT		 the SQL, or the error
@@ -29,6 +30,7 @@ static const char *apply_table;
 static const char *retry_type;
 static const char *fail_type;
 static const char *source_query;
+static int	source_query_at;
 static double event_delay;
 
 static bool
@@ -38,7 +40,28 @@ probe_configure(PgqConsumer *consumer, void *arg)
 	retry_type = pgq_config_get(consumer, "retry_type", NULL);
 	fail_type = pgq_config_get(consumer, "fail_type", NULL);
 	source_query = pgq_config_get(consumer, "source_query", NULL);
+	source_query_at = pgq_config_get_int(consumer, "source_query_at", 3);
 	event_delay = pgq_config_get_float(consumer, "event_delay", 0);
+	return true;
+}
+
+/* source_query on the source connection, which the library hands over */
+static bool
+run_source_query(PgqBatch *batch, const PgqProgram *program)
+{
+	PgqConsumer *consumer = pgq_batch_consumer(batch);
+	PGconn	   *src = pgq_consumer_connection(consumer, program->src_db_key, true);
+	PGresult   *res = src ? PQexec(src, source_query) : NULL;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		pgq_log(PGQ_LOG_ERROR, "source_query failed: %s",
+				src ? PQerrorMessage(src) : pgq_consumer_error(consumer));
+		PQclear(res);
+		return false;
+	}
+	PQclear(res);
+	pgq_batch_stat(batch, "source_queries", 1);
 	return true;
 }
 
@@ -66,26 +89,17 @@ probe_batch(PgqBatch *batch, void *arg)
 			 apply_table);
 	snprintf(batch_id, sizeof(batch_id), "%lld",
 			 (long long) pgq_batch_info(batch)->batch_id);
+	if (source_query != NULL && source_query_at == 0 &&
+		!run_source_query(batch, program))
+		return false;
 	while ((ev = pgq_batch_next_event(batch)) != NULL)
 	{
 		const char *params[4] = {ev_id, ev->type, ev->data, batch_id};
 		PGresult   *res;
 
-		if (source_query != NULL && ++seen == 3)
-		{
-			PGconn	   *src = pgq_consumer_connection(consumer, program->src_db_key, true);
-			PGresult   *res = src ? PQexec(src, source_query) : NULL;
-
-			if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			{
-				pgq_log(PGQ_LOG_ERROR, "source_query failed: %s",
-						src ? PQerrorMessage(src) : pgq_consumer_error(consumer));
-				PQclear(res);
-				return false;
-			}
-			PQclear(res);
-			pgq_batch_stat(batch, "source_queries", 1);
-		}
+		if (source_query != NULL && ++seen == source_query_at &&
+			!run_source_query(batch, program))
+			return false;
 		if (event_delay > 0)
 		{
 			struct timespec ts;

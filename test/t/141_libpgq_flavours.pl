@@ -95,12 +95,21 @@ my %filter_cases = (
 	lazy0s => [ { pgq_lazy_fetch => 0, source_query => 'select 1' }, 60 ],
 	lazy7s => [ { pgq_lazy_fetch => 7, source_query => 'select 1' }, 60 ],
 	lazy0fs => [ { pgq_lazy_fetch => 0, table_filter => 'public.t2', source_query => 'select 1' }, 20 ],
+	# ... or before its first event, while the batch's first read (the
+	# cursor's opening, or the stream) is still on its way
+	lazy0s0 => [ { pgq_lazy_fetch => 0, source_query => 'select 1', source_query_at => 0 }, 60 ],
+	lazy7s0 => [ { pgq_lazy_fetch => 7, source_query => 'select 1', source_query_at => 0 }, 60 ],
+	lazy300s0 => [ { source_query => 'select 1', source_query_at => 0 }, 60 ],
 );
 foreach my $name (sort keys %filter_cases)
 {
 	write_ini($node, $dir, $name, %{ $filter_cases{$name}[0] });
 	run_probe('plain', '--register', "$dir/$name.ini");
 }
+# a consumer_filter that fails only once rows are read
+write_ini($node, $dir, 'badfilt', consumer_filter => '1 / (ev_id - ev_id) = 0');
+run_probe('plain', '--register', "$dir/badfilt.ini");
+my $badfilt_tick = consumer_tick('badfilt');
 produce($node, 'ev', 101, 120, 'public.t1');
 produce($node, 'ev', 121, 140, 'public.t2');
 produce($node, 'ev', 141, 160, 'other.t3');
@@ -120,6 +129,15 @@ foreach my $name (sort keys %filter_cases)
 }
 is($node->safe_psql('dst', 'select min(ev_data::int) || \'-\' || max(ev_data::int) from applied_tfilt'),
 	'101-160', 'table_filter matched "t1" as public.t1 and other.t3 as given');
+
+# The error of the batch's first read, which is on its way before the
+# program runs, fails the batch: nothing applied, the batch not finished.
+$h = start_probe('plain', "$dir/badfilt.ini");
+ok(poll_until(sub { slurp("$dir/badfilt.log") =~ /ERROR Job badfilt crashed: .*division by zero/ }),
+	'badfilt: the failed cursor read is the error of the batch');
+is(stop_probe($h, 'badfilt'), 0, 'badfilt: stopped');
+is($node->safe_psql('dst', 'select count(*) from applied_badfilt'), '0', 'badfilt: nothing applied');
+is(consumer_tick('badfilt'), $badfilt_tick, 'badfilt: the batch was not finished');
 
 #### the tracked flavours
 
