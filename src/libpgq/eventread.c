@@ -66,6 +66,15 @@ pgq_value_text(const PGresult *res, int row, int col)
 	return PQgetvalue(res, row, col);
 }
 
+/* pgq.get_batch_events with the consumer's filter; pg_free() it */
+static char *
+stream_sql(PgqConsumer *consumer)
+{
+	return psprintf("select * from pgq.get_batch_events($1)%s%s",
+					consumer->event_filter ? " where " : "",
+					consumer->event_filter ? consumer->event_filter : "");
+}
+
 /* The error of the read on its way, in pgq_query()'s form */
 static void
 read_error(PgqBatch *batch)
@@ -76,9 +85,7 @@ read_error(PgqBatch *batch)
 	if (batch->pending == PGQ_READ_OPEN)
 		sql = pg_strdup(CURSOR_SQL);
 	else if (batch->pending == PGQ_READ_STREAM)
-		sql = psprintf("select * from pgq.get_batch_events($1)%s%s",
-					   consumer->event_filter ? " where " : "",
-					   consumer->event_filter ? consumer->event_filter : "");
+		sql = stream_sql(consumer);
 	else
 		sql = psprintf(FETCH_SQL_FORMAT, consumer->lazy_fetch);
 	pgq_query_error(consumer, batch->src, sql);
@@ -123,9 +130,7 @@ send_stream(PgqBatch *batch)
 	bool		sent;
 
 	snprintf(id, sizeof(id), "%lld", (long long) batch->info.batch_id);
-	sql = psprintf("select * from pgq.get_batch_events($1)%s%s",
-				   consumer->event_filter ? " where " : "",
-				   consumer->event_filter ? consumer->event_filter : "");
+	sql = stream_sql(consumer);
 	sent = PQsendQueryParams(batch->src, sql, 1, NULL, params, NULL, NULL, 0) == 1 &&
 		PQsetSingleRowMode(batch->src) == 1;
 	if (!sent)

@@ -539,8 +539,7 @@ start_copy(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb)
 	table = current_event_table(writer, target, qb->queue);
 	if (table == NULL)
 		return false;
-	sql = pg_malloc(strlen(table) + sizeof(COPY_COLUMNS) + 64);
-	sprintf(sql, "copy %s " COPY_COLUMNS " from stdin (format binary)", table);
+	sql = psprintf("copy %s " COPY_COLUMNS " from stdin (format binary)", table);
 	res = PQexec(target, sql);
 	pg_free(sql);
 	pg_free(table);
@@ -563,18 +562,21 @@ start_copy(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb)
 	return true;
 }
 
-/*
- * Send a queue's pending rows into its COPY, opening that first (and
- * ending another queue's).  The COPY stays open.
- */
+/* Have the queue's COPY open on target, ending another queue's first */
+static bool
+use_copy(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb)
+{
+	if (writer->copy_conn == target && writer->copy_queue == qb)
+		return true;
+	return end_copy(writer) && start_copy(writer, target, qb);
+}
+
+/* Send a queue's pending rows into its COPY, which stays open */
 static bool
 send_queue(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb)
 {
-	if (writer->copy_conn != target || writer->copy_queue != qb)
-	{
-		if (!end_copy(writer) || !start_copy(writer, target, qb))
-			return false;
-	}
+	if (!use_copy(writer, target, qb))
+		return false;
 	for (size_t sent = 0; sent < qb->len; sent += COPY_CHUNK_BYTES)
 	{
 		size_t		chunk = qb->len - sent;
@@ -600,11 +602,7 @@ send_queue(PgqEventWriter *writer, PGconn *target, QueueBuffer *qb)
 bool
 pgq_event_writer_open(PgqEventWriter *writer, PGconn *target, const char *queue)
 {
-	QueueBuffer *qb = queue_buffer(writer, queue);
-
-	if (writer->copy_conn == target && writer->copy_queue == qb)
-		return true;
-	return end_copy(writer) && start_copy(writer, target, qb);
+	return use_copy(writer, target, queue_buffer(writer, queue));
 }
 
 bool
