@@ -84,6 +84,20 @@ insert into "Odd Name" values ($b, 'new');
 	return;
 }
 
+# Poll (every 0.2 s, for 120 s at most) until $sql counts 0 rows on both
+# branch and leaf, writing on the root every 4 s so that batches come.
+sub zero_on_branch_and_leaf
+{
+	my ($sql) = @_;
+	foreach my $poll (1 .. 600)
+	{
+		write_on_root() if $poll % 20 == 0;
+		return 1 unless grep { $node->safe_psql($_, $sql) ne '0' } ('branch', 'leaf');
+		select(undef, undef, undef, 0.2);
+	}
+	return 0;
+}
+
 londiste_ok($py{branch}, 'add-table', '--all');
 write_on_root();
 londiste_ok($py{leaf}, 'add-table', '--all');
@@ -91,21 +105,9 @@ write_on_root();
 
 # the leaf waits for the branch's copies: a table must be ok on the
 # provider before it is copied from there
-my $synced = 0;
-foreach (1 .. 600)
-{
-	write_on_root() if $_ % 20 == 0;
-	$synced = 1;
-	foreach my $name ('branch', 'leaf')
-	{
-		my $notok = $node->safe_psql($name,
-			"select count(*) from londiste.table_info where local and merge_state is distinct from 'ok'");
-		$synced = 0 if $notok ne '0';
-	}
-	last if $synced;
-	select(undef, undef, undef, 0.2);
-}
-ok($synced, 'every table reached state ok on branch and leaf');
+ok( zero_on_branch_and_leaf(
+		"select count(*) from londiste.table_info where local and merge_state is distinct from 'ok'"),
+	'every table reached state ok on branch and leaf');
 write_on_root();
 ok(wait_tables_equal($py{root}, [ $py{branch}, $py{leaf} ], @tables),
 	'copied tables with the writes made during the copy are equal');
@@ -113,20 +115,8 @@ ok(wait_tables_equal($py{root}, [ $py{branch}, $py{leaf} ], @tables),
 # The worker restores a dropped key at the start of a batch once both of
 # its tables are ok and have let go of their copy snapshot, which takes
 # some batches after "ok" (worker/sync.c); the writes bring batches.
-my $restored = 0;
-foreach (1 .. 600)
-{
-	$restored = 1;
-	foreach my $name ('branch', 'leaf')
-	{
-		$restored = 0
-		  if $node->safe_psql($name, 'select count(*) from londiste.pending_fkeys') ne '0';
-	}
-	last if $restored;
-	write_on_root() if $_ % 20 == 0;
-	select(undef, undef, undef, 0.2);
-}
-ok($restored, 'the dropped foreign keys were restored on branch and leaf');
+ok(zero_on_branch_and_leaf('select count(*) from londiste.pending_fkeys'),
+	'the dropped foreign keys were restored on branch and leaf');
 
 foreach my $name ('branch', 'leaf')
 {
