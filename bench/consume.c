@@ -18,7 +18,8 @@
  *
  * Usage: consume CONNINFO QUEUE CONSUMER [text|binary]
  * Prints one line: batches=N events=N bytes=N seconds=S read_seconds=S
- * (read_seconds covers reading the events only).
+ * server_cpu=S (read_seconds covers reading the events only; server_cpu is
+ * the CPU time of the connection's server process).
  *
  * bench/consume.c
  *
@@ -31,6 +32,8 @@
 #include <time.h>
 
 #include "libpq-fe.h"
+
+#include "backend_cpu.h"
 
 static PGconn *conn;
 
@@ -180,8 +183,10 @@ main(int argc, char **argv)
 		batches++;
 	}
 
-	printf("batches=%ld events=%lld bytes=%lld seconds=%.6f read_seconds=%.6f\n",
-		   batches, events, bytes, seconds_now() - started, read_seconds);
+	printf("batches=%ld events=%lld bytes=%lld seconds=%.6f read_seconds=%.6f"
+		   " server_cpu=%.2f\n",
+		   batches, events, bytes, seconds_now() - started, read_seconds,
+		   backend_cpu_seconds(conn));
 	PQfinish(conn);
 	return 0;
 }

@@ -124,7 +124,7 @@ server_pass bench_server "server side, second read"
 
 consume_out=$("$BENCH_DIR/consume" \
     "host=127.0.0.1 port=$BENCH_PORT user=postgres dbname=$BENCH_DB" "$QUEUE" bench_libpq)
-IFS=' =' read -r _ libpq_batches _ libpq_events _ libpq_bytes _ libpq_seconds _ libpq_read_seconds \
+IFS=' =' read -r _ libpq_batches _ libpq_events _ libpq_bytes _ libpq_seconds _ libpq_read_seconds _ \
     <<<"$consume_out"
 check_count "consume.c" "$libpq_batches" "$libpq_events"
 add_row "libpq client consume.c (whole loop)" "$libpq_seconds" \

@@ -15,9 +15,12 @@
 # a tick after each, so every reader gets the same ten batches.  A
 # server-side pass reads them first, so that no reader pays for setting
 # the hint bits of the fresh rows.  Figures are whole-loop times of each
-# reader (connecting included) and the CPU its process used (user +
-# system: what the consumer costs its host apart from the server), best of
-# PGQ_BENCH_RUNS runs (default 3).
+# reader (connecting included), the CPU its process used (user + system:
+# what the consumer costs its host apart from the server) and the CPU of
+# the server process of its connection, each the best of PGQ_BENCH_RUNS
+# runs (default 3).  A reader cannot finish before its server process has
+# done its work, so a reader's server CPU bounds how far it can pass
+# python3-pgq.
 #
 # Usage: bench/libpgq.sh   (as root or postgres; needs "make install")
 # Environment: PKG_CONFIG_PATH if libpgq.pc is not where pkg-config looks
@@ -74,10 +77,11 @@ bench_psql -c "CHECKPOINT" >/dev/null
 bench_drain_consumer "$QUEUE" bench_warm
 bench_psql -c "CHECKPOINT" >/dev/null
 
-# run READER CONSUMER: prints "WALL CPU", the seconds of one whole read
-# and the user + system CPU seconds the reader process spent on it
+# run READER CONSUMER: prints "WALL CPU SERVER_CPU", the seconds of one
+# whole read, the user + system CPU seconds the reader process spent on it
+# and those its server process spent
 run_reader() {
-    local reader=$1 consumer=$2 out batches events seconds cpu
+    local reader=$1 consumer=$2 out batches events seconds cpu server_cpu
     local TIMEFORMAT='%U %S'
     case $reader in
     raw) cmd=("$BENCH_DIR/consume" "$CONNINFO" "$QUEUE" "$consumer") ;;
@@ -92,22 +96,29 @@ run_reader() {
     batches=$(sed -n 's/.*batches=\([0-9]*\).*/\1/p' <<<"$out")
     events=$(sed -n 's/.*events=\([0-9]*\).*/\1/p' <<<"$out")
     seconds=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$out")
+    server_cpu=$(sed -n 's/.* server_cpu=\([0-9.]*\).*/\1/p' <<<"$out")
     if [ "$batches" != "$BATCHES" ] || [ "$events" != "$TOTAL_EVENTS" ]; then
         bench_die "$reader read $events events in $batches batches, expected $TOTAL_EVENTS in $BATCHES"
     fi
-    echo "$seconds $cpu"
+    [ -n "$server_cpu" ] || bench_die "$reader could not read its server process's CPU time"
+    echo "$seconds $cpu $server_cpu"
 }
 
-declare -A best best_cpu
+# keep_lowest ARRAY KEY VALUE: ARRAY[KEY] becomes VALUE if that is lower
+keep_lowest() {
+    local -n lowest=$1
+    if [ -z "${lowest[$2]:-}" ] || awk -v a="$3" -v b="${lowest[$2]}" 'BEGIN { exit !(a < b) }'; then
+        lowest[$2]=$3
+    fi
+}
+
+declare -A best best_cpu best_server
 for ((run = 1; run <= RUNS; run++)); do
     for reader in $READERS; do
-        read -r s c < <(run_reader "$reader" "${reader}_$run")
-        if [ -z "${best[$reader]:-}" ] || awk -v a="$s" -v b="${best[$reader]}" 'BEGIN { exit !(a < b) }'; then
-            best[$reader]=$s
-        fi
-        if [ -z "${best_cpu[$reader]:-}" ] || awk -v a="$c" -v b="${best_cpu[$reader]}" 'BEGIN { exit !(a < b) }'; then
-            best_cpu[$reader]=$c
-        fi
+        read -r s c sc < <(run_reader "$reader" "${reader}_$run")
+        keep_lowest best "$reader" "$s"
+        keep_lowest best_cpu "$reader" "$c"
+        keep_lowest best_server "$reader" "$sc"
     done
 done
 
@@ -117,8 +128,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
 echo "consumer library benchmark: $TOTAL_EVENTS events in $BATCHES batches of $BATCH_EVENTS, ~100 byte ev_data, best of $RUNS"
 bench_settings_line
 echo
-printf '%-40s %9s %11s %12s\n' reader seconds events/s "client CPU s"
-line() { printf '%-40s %9.3f %11s %12.2f\n' "$1" "${best[$2]}" "$(rate "${best[$2]}")" "${best_cpu[$2]}"; }
+printf '%-40s %9s %11s %12s %12s\n' reader seconds events/s "client CPU s" "server CPU s"
+line() {
+    printf '%-40s %9.3f %11s %12.2f %12.2f\n' "$1" "${best[$2]}" "$(rate "${best[$2]}")" \
+        "${best_cpu[$2]}" "${best_server[$2]}"
+}
 line "consume.c (raw libpq, whole batch)" raw
 line "consume.c, own cursor, text FETCH 300" raw_text
 line "consume.c, own cursor, binary FETCH 300" raw_binary
@@ -140,6 +154,15 @@ for fetch in 300 0; do
     awk -v f="$fetch" -v w="${best[python_$fetch]}" -v c="${best_cpu[python_$fetch]}" \
         'BEGIN { printf "lazy_fetch=%s: python3-pgq %.3f s = %.3f s client CPU + %.3f s waiting for the server\n",
                         f, w, c, w - c }'
+done
+# libpgq waits for its server process at least as long as that process
+# works, so python3-pgq's time over libpgq's server CPU is the most libpgq
+# can be ahead of it at the server cost it has.
+for fetch in 300 0; do
+    awk -v f="$fetch" -v w="${best[python_$fetch]}" -v s="${best_server[libpgq_$fetch]}" \
+        -v p="${best_server[python_$fetch]}" \
+        'BEGIN { printf "lazy_fetch=%s: server CPU %.2f s for libpgq (%.2f s for python3-pgq): libpgq / python3-pgq <= %.3f / %.2f = %.2fx\n",
+                        f, s, p, w, s, w / s }'
 done
 echo
 echo "total $(( ($(bench_now_ns) - started_at) / 1000000000 )) s; the targets are for information only"

@@ -11,7 +11,8 @@
  * sleeps.
  *
  * Usage: libpgq_count CONNINFO QUEUE CONSUMER LAZY_FETCH
- * Prints one line: batches=N events=N seconds=S
+ * Prints one line: batches=N events=N seconds=S server_cpu=S, the last
+ * the CPU time of the source connection's server process
  *
  * bench/libpgq_count.c
  *
@@ -22,6 +23,8 @@
 #include <time.h>
 
 #include "libpgq.h"
+
+#include "backend_cpu.h"
 
 typedef struct Counts
 {
@@ -67,6 +70,8 @@ main(int argc, char **argv)
 	};
 	PgqConsumer *consumer;
 	double		started;
+	double		seconds;
+	PGconn	   *src;
 	int			rc;
 
 	if (argc != 5)
@@ -91,8 +96,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "libpgq_count: %s\n", pgq_consumer_error(consumer));
 		return 1;
 	}
-	printf("batches=%ld events=%lld seconds=%.6f\n",
-		   counts.batches, counts.events, seconds_now() - started);
+	seconds = seconds_now() - started;
+	src = pgq_consumer_connection(consumer, "src_db", false);
+	if (src == NULL)
+	{
+		fprintf(stderr, "libpgq_count: %s\n", pgq_consumer_error(consumer));
+		return 1;
+	}
+	printf("batches=%ld events=%lld seconds=%.6f server_cpu=%.2f\n",
+		   counts.batches, counts.events, seconds, backend_cpu_seconds(src));
 	pgq_consumer_free(consumer);
 	return 0;
 }

@@ -5,7 +5,9 @@ events of every batch (bench/libpgq_count.c does the same on our library).
     python_count.py CONNINFO QUEUE CONSUMER LAZY_FETCH
 
 Takes batches until none is left and prints one line:
-batches=N events=N seconds=S
+batches=N events=N seconds=S server_cpu=S
+(server_cpu: the CPU time of the connection's server process, which runs
+on this machine).
 """
 
 import os
@@ -28,6 +30,18 @@ class CountingConsumer(pgq.Consumer):
         self.batches += 1
 
 
+def backend_cpu_seconds(db):
+    """CPU seconds (user + system) of the connection's server process."""
+    try:
+        with open('/proc/%d/stat' % db.get_backend_pid()) as f:
+            stat = f.read()
+    except OSError:
+        return -1
+    # fields 14 and 15, after the parenthesised process name, in clock ticks
+    fields = stat[stat.rindex(')') + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def main():
     conninfo, queue, consumer, lazy_fetch = sys.argv[1:5]
     with tempfile.NamedTemporaryFile('w', suffix='.ini', delete=False) as ini:
@@ -42,10 +56,11 @@ def main():
         while script.work():
             pass
         elapsed = time.monotonic() - started
+        server_cpu = backend_cpu_seconds(script.get_database(script.db_name))
     finally:
         os.unlink(ini.name)
-    print('batches=%d events=%d seconds=%.6f'
-          % (script.batches, script.events, elapsed))
+    print('batches=%d events=%d seconds=%.6f server_cpu=%.2f'
+          % (script.batches, script.events, elapsed, server_cpu))
 
 
 main()
