@@ -148,20 +148,17 @@ for fetch in 300 0; do
 done
 echo "consume.c's cursor: binary / text FETCH = $(ratio "${best[raw_binary]}" "${best[raw_text]}")x events/s"
 # python3-pgq's wall time split into its own CPU and the time it waited
-# for the server (its work, the transfer and the round trips).
+# for the server (its work, the transfer and the round trips).  And libpgq
+# waits for its server process at least as long as that process works, so
+# python3-pgq's time over libpgq's server CPU is the most libpgq can be
+# ahead of it at the server cost it has.
 echo
 for fetch in 300 0; do
     awk -v f="$fetch" -v w="${best[python_$fetch]}" -v c="${best_cpu[python_$fetch]}" \
+        -v s="${best_server[libpgq_$fetch]}" -v p="${best_server[python_$fetch]}" \
         'BEGIN { printf "lazy_fetch=%s: python3-pgq %.3f s = %.3f s client CPU + %.3f s waiting for the server\n",
-                        f, w, c, w - c }'
-done
-# libpgq waits for its server process at least as long as that process
-# works, so python3-pgq's time over libpgq's server CPU is the most libpgq
-# can be ahead of it at the server cost it has.
-for fetch in 300 0; do
-    awk -v f="$fetch" -v w="${best[python_$fetch]}" -v s="${best_server[libpgq_$fetch]}" \
-        -v p="${best_server[python_$fetch]}" \
-        'BEGIN { printf "lazy_fetch=%s: server CPU %.2f s for libpgq (%.2f s for python3-pgq): libpgq / python3-pgq <= %.3f / %.2f = %.2fx\n",
+                        f, w, c, w - c
+                 printf "lazy_fetch=%s: server CPU %.2f s for libpgq (%.2f s for python3-pgq): libpgq / python3-pgq <= %.3f / %.2f = %.2fx\n",
                         f, s, p, w, s, w / s }'
 done
 echo
